@@ -1,0 +1,114 @@
+"""Every exception Baatcheet raises on purpose, under one root.
+
+::
+
+    BaatcheetError
+    ├── ProtocolError              a peer sent bytes that are not valid Engine.IO / Socket.IO
+    │   └── PayloadTooLargeError   a message or POST body is over max_payload_bytes
+    ├── ConnectRejected            middleware refused a namespace connection (→ connect_error)
+    ├── AckTimeoutError            the peer did not answer an acknowledgement in time
+    ├── SocketClosedError          emit or join on a socket that is already disconnected
+    ├── EventError                 a handler refuses an event; its message becomes the error ack
+    ├── AuthError                  bad credentials or token (→ 401 / connect_error)
+    │   └── TokenExpiredError      the token was valid but its time is up
+    ├── StoreError                 the database failed; nothing was written
+    │   └── ConflictError          a unique value (username, …) is taken
+    └── ConfigurationError         settings that cannot work together
+
+Programmer misuse (a wrong type, an impossible argument) raises ``TypeError`` or
+``ValueError`` instead: those are bugs to fix, not conditions to handle.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AckTimeoutError",
+    "AuthError",
+    "BaatcheetError",
+    "ConfigurationError",
+    "ConflictError",
+    "ConnectRejected",
+    "EventError",
+    "PayloadTooLargeError",
+    "ProtocolError",
+    "SocketClosedError",
+    "StoreError",
+    "TokenExpiredError",
+]
+
+
+class BaatcheetError(Exception):
+    """Root of every error Baatcheet raises deliberately."""
+
+
+class ProtocolError(BaatcheetError):
+    """The peer sent something that is not valid Engine.IO v4 / Socket.IO v5."""
+
+
+class PayloadTooLargeError(ProtocolError):
+    """A message or request body is larger than the configured maximum."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"payload of {size} bytes exceeds max_payload_bytes={limit}")
+        self.size = size
+        self.limit = limit
+
+
+class ConnectRejected(BaatcheetError):  # noqa: N818 - it names the outcome a client sees
+    """Raised by namespace middleware to refuse a connection.
+
+    The client receives ``connect_error`` with ``err.message`` set to ``message`` and
+    ``err.data`` set to ``data``.
+    """
+
+    def __init__(self, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data = data
+
+
+class AckTimeoutError(BaatcheetError):
+    """The peer did not acknowledge within the timeout."""
+
+    def __init__(self, event: str, timeout: float) -> None:
+        super().__init__(f"no acknowledgement for {event!r} within {timeout:g}s")
+        self.event = event
+        self.timeout = timeout
+
+
+class SocketClosedError(BaatcheetError):
+    """The socket is disconnected; nothing was sent."""
+
+
+class EventError(BaatcheetError):
+    """Raised by an event handler to answer the client's ack with an error.
+
+    The ack carries ``{"ok": false, "error": {"code": code, "message": message}}``.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class AuthError(BaatcheetError):
+    """Credentials or token rejected."""
+
+
+class TokenExpiredError(AuthError):
+    """The token was genuine but has expired: refresh it or log in again."""
+
+
+class StoreError(BaatcheetError):
+    """The database failed; the operation was rolled back and nothing was written."""
+
+
+class ConflictError(StoreError):
+    """A value that must be unique is already taken."""
+
+
+class ConfigurationError(BaatcheetError):
+    """Settings that cannot work together, with the option to change named."""

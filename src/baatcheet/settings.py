@@ -1,0 +1,91 @@
+"""One typed settings object for the whole server.
+
+Every option is declared here once, with its default and its help text. The CLI
+(`baatcheet serve --help`) and the ``BAATCHEET_*`` environment variables are both
+derived from these fields, and ``docs/reference/settings.md`` is generated from
+them, so an option can never be documented in one place and forgotten in another.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["SlowConsumerPolicy", "Settings"]
+
+
+class SlowConsumerPolicy(StrEnum):
+    """What to do with a connection whose write buffer passed ``write_buffer_high``."""
+
+    DROP_VOLATILE = "drop-volatile"
+    """Keep queueing normal packets, drop volatile ones; disconnect at ``write_buffer_max``."""
+    DISCONNECT = "disconnect"
+    """Close the connection with reason ``slow consumer`` as soon as the mark is passed."""
+
+
+class Settings(BaseSettings):
+    """Everything ``baatcheet serve`` can be told, with its default."""
+
+    model_config = SettingsConfigDict(env_prefix="BAATCHEET_", frozen=True, extra="forbid")
+
+    host: str = Field("127.0.0.1", description="Address to listen on.")
+    port: int = Field(3000, ge=0, le=65535, description="TCP port to listen on (0 picks one).")
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Origins allowed to connect (HTTP CORS and WebSocket upgrades). Empty allows"
+            " same-origin and clients that send no Origin; '*' allows every origin."
+        ),
+    )
+    ping_interval_ms: int = Field(25_000, gt=0, description="Engine.IO pingInterval.")
+    ping_timeout_ms: int = Field(20_000, gt=0, description="Engine.IO pingTimeout.")
+    connect_timeout_ms: int = Field(
+        45_000, gt=0, description="Time a client has to connect to a namespace after handshake."
+    )
+    upgrade_timeout_ms: int = Field(
+        10_000, gt=0, description="Time a client has to finish a polling→WebSocket upgrade."
+    )
+    max_payload_bytes: int = Field(
+        1_000_000, gt=0, description="maxHttpBufferSize: largest message or POST body accepted."
+    )
+    write_buffer_high_bytes: int = Field(
+        1_000_000, gt=0, description="Write buffer size at which a client counts as slow."
+    )
+    write_buffer_max_bytes: int = Field(
+        8_000_000, gt=0, description="Write buffer size at which a slow client is disconnected."
+    )
+    slow_consumer_policy: SlowConsumerPolicy = Field(
+        SlowConsumerPolicy.DROP_VOLATILE, description="What happens to a slow client."
+    )
+    ws_path: str = Field("/ws", description="Path of the plain WebSocket endpoint.")
+    socketio_path: str = Field("/socket.io", description="Path of the Socket.IO endpoint.")
+    serve_client: bool = Field(True, description="Serve /socket.io/socket.io.js.")
+    tls_certfile: Path | None = Field(None, description="PEM certificate: serve https/wss.")
+    tls_keyfile: Path | None = Field(None, description="PEM private key for tls_certfile.")
+    database_url: str = Field(
+        "sqlite+aiosqlite:///data/baatcheet.db",
+        description="SQLAlchemy URL; SQLite file by default, postgresql+asyncpg://… for production.",
+    )
+    jwt_secret: str = Field(
+        "",
+        description=(
+            "Secret for signing JWTs. Empty generates one per data directory and stores it"
+            " beside the SQLite file (tokens then survive restarts)."
+        ),
+    )
+    access_token_ttl_s: int = Field(900, gt=0, description="Lifetime of an access token.")
+    refresh_token_ttl_s: int = Field(
+        30 * 24 * 3600, gt=0, description="Lifetime of a refresh token."
+    )
+    max_message_length: int = Field(4000, gt=0, description="Longest chat message, in characters.")
+    typing_expiry_ms: int = Field(5000, gt=0, description="A typing indicator lasts this long.")
+    group_commit_window_ms: float = Field(
+        2.0, ge=0, description="How long the store waits to batch writes into one transaction."
+    )
+    shutdown_grace_s: float = Field(
+        10.0, ge=0, description="Time given to open connections on SIGTERM before closing."
+    )
+    log_level: str = Field("info", description="Logging level.")
