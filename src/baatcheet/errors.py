@@ -72,10 +72,12 @@ class ConnectRejected(BaatcheetError):  # noqa: N818 - it names the outcome a cl
 class AckTimeoutError(BaatcheetError):
     """The peer did not acknowledge within the timeout."""
 
-    def __init__(self, event: str, timeout: float) -> None:
+    def __init__(self, event: str, timeout: float, partial: list[Any] | None = None) -> None:
         super().__init__(f"no acknowledgement for {event!r} within {timeout:g}s")
         self.event = event
         self.timeout = timeout
+        self.partial: list[Any] = partial or []
+        """Answers that did arrive in time (broadcasts to many clients)."""
 
 
 class SocketClosedError(BaatcheetError):

@@ -63,6 +63,14 @@ class Settings(BaseSettings):
     ws_path: str = Field("/ws", description="Path of the plain WebSocket endpoint.")
     socketio_path: str = Field("/socket.io", description="Path of the Socket.IO endpoint.")
     serve_client: bool = Field(True, description="Serve /socket.io/socket.io.js.")
+    client_dist_dir: Path | None = Field(
+        None,
+        description=(
+            "Folder holding socket.io-client's dist/ files to serve. None uses"
+            " clientjs/node_modules/socket.io-client/dist in the checkout"
+            " (made by scripts/install)."
+        ),
+    )
     tls_certfile: Path | None = Field(None, description="PEM certificate: serve https/wss.")
     tls_keyfile: Path | None = Field(None, description="PEM private key for tls_certfile.")
     database_url: str = Field(

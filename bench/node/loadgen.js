@@ -1,0 +1,458 @@
+'use strict';
+// The load generator behind scripts/bench. One scenario per run, one JSON object on stdout
+// (progress goes to stderr):
+//
+//   node loadgen.js fanout --url ws://127.0.0.1:PORT --pid SERVER_PID [options]
+//   node loadgen.js idle   --url ws://127.0.0.1:PORT --pid SERVER_PID [--clients 5000]
+//   node loadgen.js chat   --url ws://127.0.0.1:PORT --pid SERVER_PID --server node|baatcheet
+//                          --db FILE [options]
+//
+// Every loop is bounded by a count and every wait by a deadline; the whole run is
+// killed by a watchdog (--deadline seconds) so a wedged server cannot hang the bench.
+
+const { parseArgs } = require('node:util');
+const { performance } = require('node:perf_hooks');
+const {
+  SioClient,
+  connectMany,
+  Histogram,
+  cpuSeconds,
+  busyCoreSeconds,
+  rssKb,
+  nowUs,
+  sleep,
+} = require('./eio_client');
+
+const log = (msg) => process.stderr.write(`[loadgen] ${msg}\n`);
+const round = (x, d = 2) => (x === null || x === undefined ? null : Number(x.toFixed(d)));
+const rates = (s) => s.split(',').filter(Boolean).map(Number);
+
+const { positionals, values: opt } = parseArgs({
+  allowPositionals: true,
+  options: {
+    url: { type: 'string', default: 'ws://127.0.0.1:3000' },
+    pid: { type: 'string' },
+    server: { type: 'string', default: 'node' },
+    clients: { type: 'string', default: '1000' },
+    batch: { type: 'string', default: '50' },
+    'frame-bytes': { type: 'string', default: '100' },
+    'fixed-rate': { type: 'string' },
+    'fixed-secs': { type: 'string', default: '10' },
+    'warmup-secs': { type: 'string', default: '2' },
+    ramp: { type: 'string' },
+    'step-secs': { type: 'string', default: '4' },
+    'p99-limit-ms': { type: 'string', default: '200' },
+    'drain-ms': { type: 'string', default: '2000' },
+    'settle-secs': { type: 'string', default: '3' },
+    rooms: { type: 'string', default: '100' },
+    'per-room': { type: 'string', default: '10' },
+    users: { type: 'string' },
+    db: { type: 'string' },
+    table: { type: 'string', default: 'messages' },
+    deadline: { type: 'string', default: '600' },
+  },
+});
+
+const scenario = positionals[0];
+const pid = Number(opt.pid);
+if (!['fanout', 'idle', 'chat'].includes(scenario) || !Number.isInteger(pid)) {
+  log('usage: node loadgen.js fanout|idle|chat --url ws://127.0.0.1:PORT --pid SERVER_PID');
+  process.exit(64);
+}
+const watchdog = setTimeout(() => {
+  log(`deadline of ${opt.deadline} s passed; giving up`);
+  process.exit(3);
+}, Number(opt.deadline) * 1000);
+watchdog.unref();
+
+const P99_LIMIT_MS = Number(opt['p99-limit-ms']);
+const DRAIN_MS = Number(opt['drain-ms']);
+
+/** Waits until `done()` is true or `ms` passed; returns whether it became true. */
+async function waitFor(done, ms) {
+  const end = performance.now() + ms;
+  while (!done()) {
+    if (performance.now() > end) return false;
+    await sleep(5);
+  }
+  return true;
+}
+
+/**
+ * Calls `send()` `perSec` times a second for `secs` seconds on a 1 ms timer, catching
+ * up when the timer fires late. Resolves with the count sent and the wall time taken.
+ */
+function paced(perSec, secs, send) {
+  const total = Math.round(perSec * secs);
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    let sent = 0;
+    const tick = () => {
+      const due = Math.min(total, Math.floor((perSec * (performance.now() - t0)) / 1000));
+      while (sent < due) {
+        send(sent);
+        sent += 1;
+      }
+      if (sent >= total) {
+        clearInterval(timer);
+        resolve({ sent, wallS: (performance.now() - t0) / 1000 });
+      }
+    };
+    const timer = setInterval(tick, 1);
+  });
+}
+
+/**
+ * Runs `body` while measuring the server's CPU seconds, this process's share of a core,
+ * and the share of a core that other processes on the machine took meanwhile.
+ */
+async function measured(body) {
+  const cpu0 = cpuSeconds(pid);
+  const busy0 = busyCoreSeconds();
+  const gen0 = process.cpuUsage();
+  const t0 = performance.now();
+  const result = await body();
+  const wallS = (performance.now() - t0) / 1000;
+  const gen = process.cpuUsage(gen0);
+  const serverCpuS = cpuSeconds(pid) - cpu0;
+  const genCpuS = (gen.user + gen.system) / 1e6;
+  return {
+    result,
+    serverCpuS,
+    genCore: genCpuS / wallS,
+    foreignCore: Math.max(0, busyCoreSeconds() - busy0 - serverCpuS - genCpuS) / wallS,
+  };
+}
+
+// ---------------------------------------------------------------- fan-out
+
+async function runFanout() {
+  const n = Number(opt.clients);
+  const hist = new Histogram();
+  let delivered = 0;
+  const needle = Buffer.from('"t":');
+  // Hot path: one indexOf and a digit loop per delivery, no allocation.
+  const onEvent = (buf, off) => {
+    const i = buf.indexOf(needle, off);
+    if (i < 0) return;
+    let v = 0;
+    for (let k = i + 4; k < buf.length; k += 1) {
+      const c = buf[k];
+      if (c < 48 || c > 57) break;
+      v = v * 10 + (c - 48);
+    }
+    delivered += 1;
+    hist.record(nowUs() - v);
+  };
+
+  log(`connecting ${n} clients to ${opt.url}`);
+  const clients = await connectMany(n, Number(opt.batch), () => new SioClient(opt.url, { onEvent }), log);
+  const publisher = clients[0];
+  // Size the pad so the frame each receiver gets, 42["message",{"t":<us>,"pad":"…"}], is ~frame-bytes.
+  const overhead = `42["message",{"t":${nowUs()},"pad":""}]`.length;
+  const pad = 'x'.repeat(Math.max(0, Number(opt['frame-bytes']) - overhead));
+  const frameBytes = overhead + pad.length;
+  const publish = () => publisher.emitRaw(`["publish",{"t":${nowUs()},"pad":"${pad}"}]`);
+
+  /** One phase at `rate` deliveries/s; drains before returning so phases never overlap. */
+  async function step(rate, secs) {
+    hist.reset();
+    const d0 = delivered;
+    let sent = 0;
+    const m = await measured(async () => {
+      const r = await paced(rate / n, secs, publish);
+      sent = r.sent;
+      await waitFor(() => delivered - d0 >= sent * n, DRAIN_MS);
+      return r;
+    });
+    const got = delivered - d0;
+    const expected = sent * n;
+    return {
+      target_per_s: rate,
+      secs,
+      publishes: sent,
+      expected,
+      delivered: got,
+      lost: expected - got,
+      deliveries_per_s: Math.round(got / m.result.wallS),
+      ...roundSummary(hist.summary()),
+      server_cpu_s: round(m.serverCpuS, 3),
+      deliveries_per_server_cpu_s: m.serverCpuS > 0 ? Math.round(got / m.serverCpuS) : null,
+      generator_core_share: round(m.genCore, 3),
+      foreign_core_share: round(m.foreignCore, 3),
+    };
+  }
+
+  const fixedRate = Number(opt['fixed-rate'] || 50000);
+  log(`warm-up ${opt['warmup-secs']} s at ${fixedRate}/s`);
+  await step(fixedRate, Number(opt['warmup-secs']));
+  log(`fixed ${opt['fixed-secs']} s at ${fixedRate} deliveries/s`);
+  const fixed = await step(fixedRate, Number(opt['fixed-secs']));
+  log(`  p50 ${fixed.p50_ms} ms p99 ${fixed.p99_ms} ms, ${fixed.deliveries_per_server_cpu_s} deliveries/server-CPU-s, lost ${fixed.lost}, other load ${fixed.foreign_core_share} core`);
+
+  const ramp = [];
+  let best = null;
+  for (const rate of rates(opt.ramp || '20000,40000,60000,80000,100000,120000,150000,200000')) {
+    const s = await step(rate, Number(opt['step-secs']));
+    s.ok = s.lost === 0 && s.p99_ms !== null && s.p99_ms < P99_LIMIT_MS;
+    ramp.push(s);
+    log(`  ramp ${rate}/s: got ${s.deliveries_per_s}/s p99 ${s.p99_ms} ms lost ${s.lost} gen ${s.generator_core_share} other ${s.foreign_core_share} → ${s.ok ? 'ok' : 'stop'}`);
+    if (!s.ok) break;
+    best = s;
+  }
+  for (const c of clients) c.close();
+  return {
+    scenario: 'fanout',
+    clients: n,
+    frame_bytes: frameBytes,
+    fixed,
+    ramp,
+    max_deliveries_per_s: best ? best.deliveries_per_s : 0,
+    max_target_per_s: best ? best.target_per_s : 0,
+    ramp_capped: best !== null && best === ramp[ramp.length - 1],
+    generator_core_share_max: Math.max(fixed.generator_core_share, ...ramp.map((s) => s.generator_core_share)),
+  };
+}
+
+function roundSummary(s) {
+  return { count: s.count, p50_ms: round(s.p50_ms), p99_ms: round(s.p99_ms), max_ms: round(s.max_ms) };
+}
+
+// ---------------------------------------------------------------- idle RSS
+
+async function runIdle() {
+  const n = Number(opt.clients);
+  const settleMs = Number(opt['settle-secs']) * 1000;
+  const base = rssKb(pid);
+  log(`baseline RSS ${base} KiB; connecting ${n} idle clients`);
+  const clients = await connectMany(n, Number(opt.batch), () => new SioClient(opt.url), log);
+  // Settle: wait, then sample until RSS moves < 0.5 % in a second (at most 10 samples).
+  await sleep(settleMs);
+  let rss = rssKb(pid);
+  for (let i = 0; i < 10; i += 1) {
+    await sleep(1000);
+    const next = rssKb(pid);
+    const stable = Math.abs(next - rss) < rss * 0.005;
+    rss = next;
+    if (stable) break;
+  }
+  const alive = clients.filter((c) => c.connected).length;
+  for (const c of clients) c.close();
+  return {
+    scenario: 'idle',
+    connections: n,
+    still_connected: alive,
+    rss_base_kb: base,
+    rss_kb: rss,
+    kb_per_connection: round((rss - base) / n, 2),
+  };
+}
+
+// ---------------------------------------------------------------- persisted chat
+
+async function registerUsers(httpBase, count, tag) {
+  const tokens = new Array(count);
+  const register = async (i) => {
+    const res = await fetch(`${httpBase}/api/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: `b${tag}u${i}`, password: `bench-password-${tag}` }),
+    });
+    if (res.status !== 201) throw new Error(`register user ${i}: HTTP ${res.status} ${await res.text()}`);
+    tokens[i] = (await res.json()).accessToken;
+  };
+  const inFlight = 8;
+  for (let i = 0; i < count; i += inFlight) {
+    const wave = [];
+    for (let j = i; j < Math.min(count, i + inFlight); j += 1) wave.push(register(j));
+    await Promise.all(wave);
+    if ((i + inFlight) % 200 === 0) log(`  registered ${i + inFlight}/${count}`);
+  }
+  return tokens;
+}
+
+async function runChat() {
+  const rooms = Number(opt.rooms);
+  const perRoom = Number(opt['per-room']);
+  const n = rooms * perRoom;
+  const baatcheet = opt.server === 'baatcheet';
+  const hist = new Histogram();
+  const ackedIds = [];
+  let acked = 0;
+  let refused = 0;
+  let deliveries = 0;
+  const newTag = Buffer.from('"message:new"');
+  const tag = Date.now().toString(36);
+
+  // Ack frame: 43/chat,<id>[<arg>]. A pending entry is a resolver (setup calls) or a send time.
+  const onAck = (buf, off, client) => {
+    let id = 0;
+    let k = off;
+    for (; k < buf.length; k += 1) {
+      const c = buf[k];
+      if (c < 48 || c > 57) break;
+      id = id * 10 + (c - 48);
+    }
+    const pending = client.pending.get(id);
+    if (pending === undefined) return;
+    client.pending.delete(id);
+    const arg = JSON.parse(buf.toString('utf8', k))[0];
+    if (typeof pending === 'function') {
+      pending(arg);
+      return;
+    }
+    hist.record(nowUs() - pending);
+    if (arg && arg.ok) {
+      acked += 1;
+      ackedIds.push(arg.id);
+    } else {
+      refused += 1;
+    }
+  };
+  const onEvent = (buf, off) => {
+    if (buf.indexOf(newTag, off) === off + 1) deliveries += 1;
+  };
+  const call = (client, event, payload) =>
+    new Promise((resolve) => {
+      const id = client.nextAckId++;
+      client.pending.set(id, resolve);
+      client.emitRaw(JSON.stringify([event, payload]), id);
+    });
+
+  const httpBase = opt.url.replace(/^ws/, 'http');
+  let tokens = null;
+  if (baatcheet) {
+    const users = Number(opt.users || n);
+    log(`registering ${users} users`);
+    tokens = await registerUsers(httpBase, users, tag);
+  }
+  log(`connecting ${n} chat clients (${rooms} rooms × ${perRoom})`);
+  const clients = await connectMany(n, Number(opt.batch), (i) => {
+    const auth = baatcheet ? { token: tokens[i % tokens.length] } : { room: Math.floor(i / perRoom) + 1 };
+    const c = new SioClient(opt.url, { nsp: '/chat', auth, onAck, onEvent });
+    c.pending = new Map();
+    return c;
+  }, log);
+
+  const roomIds = [];
+  for (let r = 0; r < rooms; r += 1) {
+    let roomId = r + 1;
+    if (baatcheet) {
+      const created = await call(clients[r * perRoom], 'room:create', { name: `bench-${tag}-${r}`, kind: 'public' });
+      if (!created || !created.ok) throw new Error(`room:create refused: ${JSON.stringify(created)}`);
+      roomId = created.room.id;
+    }
+    roomIds.push(roomId);
+  }
+  await Promise.all(clients.map(async (c, i) => {
+    const res = await call(c, 'room:join', { roomId: roomIds[Math.floor(i / perRoom)] });
+    // The creator is already a member; only other clients must be let in.
+    if ((!res || !res.ok) && i % perRoom !== 0) throw new Error(`room:join refused: ${JSON.stringify(res)}`);
+  }));
+  log('rooms ready');
+
+  let seq = 0;
+  const send = () => {
+    const i = seq % n;
+    const c = clients[i];
+    const id = c.nextAckId++;
+    c.pending.set(id, nowUs());
+    const body = `hello from client ${i}, message ${seq}`;
+    c.emitRaw(JSON.stringify(['message:send', { roomId: roomIds[Math.floor(i / perRoom)], body, clientId: `${tag}-${seq}` }]), id);
+    seq += 1;
+  };
+
+  async function step(rate, secs) {
+    hist.reset();
+    const a0 = acked + refused;
+    const acked0 = acked;
+    const d0 = deliveries;
+    let sent = 0;
+    const m = await measured(async () => {
+      const r = await paced(rate, secs, send);
+      sent = r.sent;
+      await waitFor(() => acked + refused - a0 >= sent && deliveries - d0 >= (acked - acked0) * perRoom, DRAIN_MS);
+      return r;
+    });
+    const gotAcks = acked - acked0;
+    return {
+      target_per_s: rate,
+      secs,
+      sent,
+      acked: gotAcks,
+      refused: acked + refused - a0 - gotAcks,
+      unanswered: sent - (acked + refused - a0),
+      acked_per_s: Math.round(gotAcks / m.result.wallS),
+      deliveries: deliveries - d0,
+      expected_deliveries: gotAcks * perRoom,
+      deliveries_per_s: Math.round((deliveries - d0) / m.result.wallS),
+      ...roundSummary(hist.summary()),
+      server_cpu_s: round(m.serverCpuS, 3),
+      messages_per_server_cpu_s: m.serverCpuS > 0 ? Math.round(gotAcks / m.serverCpuS) : null,
+      generator_core_share: round(m.genCore, 3),
+      foreign_core_share: round(m.foreignCore, 3),
+    };
+  }
+
+  const fixedRate = Number(opt['fixed-rate'] || 2000);
+  log(`warm-up ${opt['warmup-secs']} s at ${fixedRate} msg/s`);
+  await step(fixedRate, Number(opt['warmup-secs']));
+  log(`fixed ${opt['fixed-secs']} s at ${fixedRate} msg/s`);
+  const fixed = await step(fixedRate, Number(opt['fixed-secs']));
+  log(`  ack p50 ${fixed.p50_ms} ms p99 ${fixed.p99_ms} ms, ${fixed.deliveries_per_s} deliveries/s`);
+  const ramp = [];
+  let best = null;
+  for (const rate of rates(opt.ramp || '1000,2000,3000,4000,6000,8000,10000,12000')) {
+    const s = await step(rate, Number(opt['step-secs']));
+    s.ok = s.unanswered === 0 && s.refused === 0 && s.p99_ms !== null && s.p99_ms < P99_LIMIT_MS;
+    ramp.push(s);
+    log(`  ramp ${rate} msg/s: acked ${s.acked_per_s}/s p99 ${s.p99_ms} ms unanswered ${s.unanswered} gen ${s.generator_core_share} other ${s.foreign_core_share} → ${s.ok ? 'ok' : 'stop'}`);
+    if (!s.ok) break;
+    best = s;
+  }
+  // Let stragglers from the last step land before checking the database.
+  await waitFor(() => clients.every((c) => c.pending.size === 0), DRAIN_MS);
+  for (const c of clients) c.close();
+
+  return {
+    scenario: 'chat',
+    clients: n,
+    rooms,
+    fixed,
+    ramp,
+    max_acked_per_s: best ? best.acked_per_s : 0,
+    max_target_per_s: best ? best.target_per_s : 0,
+    ramp_capped: best !== null && best === ramp[ramp.length - 1],
+    durability: verifyDurability(ackedIds),
+  };
+}
+
+/** Opens the server's SQLite file read-only and checks that every acked id is stored. */
+function verifyDurability(ackedIds) {
+  if (!opt.db) return { checked: false, reason: 'no --db given' };
+  const Database = require('better-sqlite3');
+  let db;
+  try {
+    db = new Database(opt.db, { readonly: true, fileMustExist: true });
+    const table = opt.table.replace(/[^A-Za-z0-9_]/g, '');
+    const stored = new Set(db.prepare(`SELECT id FROM ${table}`).pluck().all());
+    const lost = ackedIds.filter((id) => !stored.has(id)).length;
+    return { checked: true, acked: ackedIds.length, rows: stored.size, lost };
+  } catch (err) {
+    const tables = db ? db.prepare("SELECT name FROM sqlite_master WHERE type='table'").pluck().all() : [];
+    return { checked: false, reason: String(err.message || err), tables, acked: ackedIds.length };
+  } finally {
+    if (db) db.close();
+  }
+}
+
+const scenarios = { fanout: runFanout, idle: runIdle, chat: runChat };
+scenarios[scenario]()
+  .then((out) => {
+    process.stdout.write(`${JSON.stringify({ ...out, server: opt.server, server_pid: pid })}\n`);
+    process.exit(0);
+  })
+  .catch((err) => {
+    log(`failed: ${err.stack || err}`);
+    process.exit(1);
+  });

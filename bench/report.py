@@ -1,0 +1,148 @@
+"""Prints the side-by-side table of one ``scripts/bench`` run and saves it as one JSON file.
+
+``scripts/bench`` leaves one JSON object per server and phase in a run directory
+(``<column>-<label>-<phase>.json``, written by ``bench/node/loadgen.js`` or, when a
+server could not be measured, ``{"error": ...}``). This module joins them into rows
+(metrics) and columns (servers), adds the ratio of the second column to the first, and
+writes the whole record to ``bench/results/`` so runs can be compared later.
+
+Usage: ``python bench/report.py fanout|chat RUN_DIR OUT_JSON LABEL [LABEL ...]``
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["CHAT_METRICS", "FANOUT_METRICS", "Metric", "load_columns", "main", "render"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One table row: where its number lives in the phase JSON and how to show it."""
+
+    label: str
+    phase: str
+    path: tuple[str, ...]
+    digits: int = 0
+
+
+FANOUT_METRICS: tuple[Metric, ...] = (
+    Metric("max deliveries/s at p99 < 200 ms", "fanout", ("max_deliveries_per_s",)),
+    Metric("deliveries/server CPU-s @ fixed", "fanout", ("fixed", "deliveries_per_server_cpu_s")),
+    Metric("p50 latency @ fixed (ms)", "fanout", ("fixed", "p50_ms"), 2),
+    Metric("p99 latency @ fixed (ms)", "fanout", ("fixed", "p99_ms"), 2),
+    Metric("max latency @ fixed (ms)", "fanout", ("fixed", "max_ms"), 2),
+    Metric("lost deliveries @ fixed", "fanout", ("fixed", "lost")),
+    Metric("RSS per idle connection (KB)", "idle", ("kb_per_connection",), 2),
+    Metric("idle connections still open", "idle", ("still_connected",)),
+    Metric("generator peak core share", "fanout", ("generator_core_share_max",), 2),
+)
+
+CHAT_METRICS: tuple[Metric, ...] = (
+    Metric("max acked msg/s at ack p99 < 200 ms", "chat", ("max_acked_per_s",)),
+    Metric("ack p50 @ fixed (ms)", "chat", ("fixed", "p50_ms"), 2),
+    Metric("ack p99 @ fixed (ms)", "chat", ("fixed", "p99_ms"), 2),
+    Metric("deliveries/s @ fixed", "chat", ("fixed", "deliveries_per_s")),
+    Metric("messages per server CPU-s @ fixed", "chat", ("fixed", "messages_per_server_cpu_s")),
+    Metric("unanswered sends @ fixed", "chat", ("fixed", "unanswered")),
+    Metric("acked messages missing from DB", "chat", ("durability", "lost")),
+    Metric("generator peak core share", "chat", ("fixed", "generator_core_share"), 2),
+)
+
+_PHASES = {"fanout": ("idle", "fanout"), "chat": ("chat",)}
+
+
+def load_columns(scenario: str, run_dir: Path, labels: list[str]) -> list[dict[str, object]]:
+    """Reads each server's phase files; a missing or unreadable file becomes an error entry."""
+    columns: list[dict[str, object]] = []
+    for index, label in enumerate(labels):
+        column: dict[str, object] = {"label": label}
+        for phase in _PHASES[scenario]:
+            path = run_dir / f"{index}-{label}-{phase}.json"
+            try:
+                column[phase] = json.loads(path.read_text().strip().splitlines()[-1])
+            except (OSError, IndexError, json.JSONDecodeError) as exc:
+                column[phase] = {"error": f"no result in {path.name}: {exc}"}
+        columns.append(column)
+    return columns
+
+
+def _lookup(column: dict[str, object], metric: Metric) -> float | None:
+    node: object = column.get(metric.phase)
+    for key in metric.path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    if isinstance(node, bool) or not isinstance(node, int | float):
+        return None
+    return float(node)
+
+
+def _fmt(value: float | None, digits: int) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:,.{digits}f}"
+
+
+def _fixed_phase(scenario: str, columns: list[dict[str, object]]) -> str:
+    """Describes the fixed-rate phase from the first column that ran it."""
+    unit = "deliveries/s" if scenario == "fanout" else "msg/s"
+    for column in columns:
+        phase = column.get(scenario)
+        fixed = phase.get("fixed") if isinstance(phase, dict) else None
+        if isinstance(fixed, dict):
+            return f"fixed = {fixed.get('target_per_s'):,} {unit} for {fixed.get('secs')} s"
+    return ""
+
+
+def render(scenario: str, columns: list[dict[str, object]]) -> str:
+    """The table: one row per metric, one column per server, then second ÷ first."""
+    metrics = FANOUT_METRICS if scenario == "fanout" else CHAT_METRICS
+    labels = [str(c["label"]) for c in columns]
+    header = ["metric", *labels, "ratio"]
+    rows: list[list[str]] = []
+    for metric in metrics:
+        values = [_lookup(c, metric) for c in columns]
+        ratio = "n/a"
+        first, last = values[0], values[-1]
+        if len(values) > 1 and first and last is not None:
+            ratio = f"{last / first:.2f}×"
+        rows.append([metric.label, *(_fmt(v, metric.digits) for v in values), ratio])
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        cells = [row[0].ljust(widths[0])]
+        cells += [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
+        lines.append("  ".join(cells))
+    if len(labels) > 1:
+        lines.append(f"ratio = {labels[-1]} ÷ {labels[0]}")
+    fixed = _fixed_phase(scenario, columns)
+    if fixed:
+        lines.append(fixed)
+    for column in columns:
+        for phase in _PHASES[scenario]:
+            entry = column.get(phase)
+            if isinstance(entry, dict) and "error" in entry:
+                lines.append(f"! {column['label']} {phase}: {entry['error']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    """Prints the table and writes the combined JSON; returns the process exit status."""
+    if len(argv) < 4 or argv[0] not in _PHASES:
+        print(__doc__, file=sys.stderr)
+        return 64
+    scenario, run_dir, out, labels = argv[0], Path(argv[1]), Path(argv[2]), argv[3:]
+    columns = load_columns(scenario, run_dir, labels)
+    table = render(scenario, columns)
+    out.write_text(json.dumps({"scenario": scenario, "columns": columns, "table": table}, indent=2))
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

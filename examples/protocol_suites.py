@@ -1,0 +1,90 @@
+"""The servers the official Engine.IO and Socket.IO conformance suites expect.
+
+The suites in socketio/engine.io-protocol and socketio/socket.io-protocol
+(``test-suite/``) are black-box mocha tests; their READMEs describe the Node.js
+server each one must face. This app builds the same two servers from Baatcheet:
+
+* ``--suite engine.io``: a bare Engine.IO server on ``/engine.io`` that echoes every
+  message to its sender. It has no Socket.IO layer on purpose: the suite sends raw
+  Engine.IO messages such as ``4hello`` that are not Socket.IO packets.
+* ``--suite socket.io``: a Socket.IO server on ``/socket.io`` with namespaces ``/``
+  and ``/custom``.
+
+Run it with ``uv run python examples/protocol_suites.py --suite socket.io --port 3000``,
+or let ``scripts/conformance`` start it for you (see docs/how-to/conformance.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+import uvloop
+
+from baatcheet.settings import Settings
+from baatcheet.sio import Server, Socket
+
+__all__ = ["build_socketio_server", "main", "suite_settings"]
+
+AUTH_DELAY_S = 0.02
+"""Pause between accepting a namespace connection and emitting ``auth``.
+
+The suites await the CONNECT reply and the ``auth`` event one after the other, and
+their ``ws`` 8.5 client fires every message of one TCP read at once; if both frames
+landed in the same read, the second would be lost and the test would hang. A short
+pause makes the frames travel separately, as they usually do with the Node server.
+"""
+
+
+def suite_settings(port: int, path: str) -> Settings:
+    """The options both suites assert: heartbeat 300/200 ms, 1 MB payloads, any origin."""
+    return Settings(
+        port=port,
+        socketio_path=path,
+        ping_interval_ms=300,
+        ping_timeout_ms=200,
+        connect_timeout_ms=1000,
+        max_payload_bytes=1_000_000,
+        cors_origins=["*"],
+        serve_client=False,
+    )
+
+
+async def _send_auth_back(socket: Socket) -> None:
+    await asyncio.sleep(AUTH_DELAY_S)
+    socket.emit("auth", socket.handshake.auth)
+
+
+def build_socketio_server(port: int) -> Server:
+    """The Socket.IO suite's server: ``auth`` echo on ``/`` and ``/custom``, echo and ack on ``/``."""
+    server = Server(suite_settings(port, "/socket.io"))
+
+    @server.on("connection")
+    async def on_connection(socket: Socket) -> None:
+        @socket.on("message")
+        def echo(*args: Any) -> None:
+            socket.emit("message-back", *args)
+
+        @socket.on("message-with-ack")
+        def acknowledge(*args: Any) -> tuple[Any, ...]:
+            return args
+
+        await _send_auth_back(socket)
+
+    server.of("/custom").on("connection", _send_auth_back)
+    return server
+
+
+def main() -> None:
+    """Parse ``--suite`` and ``--port`` and serve until interrupted."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", choices=["engine.io", "socket.io"], required=True)
+    parser.add_argument("--port", type=int, default=3000)
+    args = parser.parse_args()
+    server = build_socketio_server(args.port)
+    uvloop.run(server.serve())
+
+
+if __name__ == "__main__":
+    main()

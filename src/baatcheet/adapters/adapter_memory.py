@@ -1,0 +1,132 @@
+"""The single-process adapter: room indexes in dictionaries, fan-out by direct writes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from baatcheet._types import Room, SocketId
+from baatcheet.adapters.base import AckCollector, BroadcastOptions, Recipient
+from baatcheet.engine.frames import prepare_message
+from baatcheet.proto.socketio import Packet, encode
+
+__all__ = ["MemoryAdapter"]
+
+
+class MemoryAdapter:
+    """Rooms↔sockets indexes for one namespace on one node.
+
+    A broadcast is encoded and framed once (:func:`prepare_message`), then handed to
+    each selected socket's :meth:`Recipient.deliver`, which is a buffer check and a
+    ``transport.write``: no task, queue or copy per recipient.
+    """
+
+    def __init__(self, namespace: str, recipients: Mapping[SocketId, Recipient]) -> None:
+        self.namespace = namespace
+        self._recipients = recipients
+        self.rooms: dict[Room, set[SocketId]] = {}
+        self.sids: dict[SocketId, set[Room]] = {}
+
+    # -- membership ----------------------------------------------------------------------
+
+    def add_all(self, sid: SocketId, rooms: Iterable[Room]) -> None:
+        joined = self.sids.setdefault(sid, set())
+        for room in rooms:
+            joined.add(room)
+            self.rooms.setdefault(room, set()).add(sid)
+
+    def delete(self, sid: SocketId, room: Room) -> None:
+        joined = self.sids.get(sid)
+        if joined is not None:
+            joined.discard(room)
+        self._leave_room(sid, room)
+
+    def delete_all(self, sid: SocketId) -> None:
+        for room in self.sids.pop(sid, ()):
+            self._leave_room(sid, room)
+
+    def _leave_room(self, sid: SocketId, room: Room) -> None:
+        members = self.rooms.get(room)
+        if members is not None:
+            members.discard(sid)
+            if not members:
+                del self.rooms[room]
+
+    def socket_rooms(self, sid: SocketId) -> set[Room]:
+        return set(self.sids.get(sid, ()))
+
+    # -- selection -----------------------------------------------------------------------
+
+    def _selected(self, opts: BroadcastOptions) -> Iterator[Recipient]:
+        """The recipients chosen by ``opts``, each once.
+
+        Delivery never changes membership synchronously (slow consumers are closed on
+        the next loop iteration), so iterating the live indexes is safe.
+        """
+        recipients = self._recipients
+        excluded: set[SocketId] = set()
+        for room in opts.except_rooms:
+            excluded.update(self.rooms.get(room, ()))
+        if not opts.rooms:
+            if excluded:
+                return (r for sid, r in recipients.items() if sid not in excluded)
+            return iter(recipients.values())
+        if len(opts.rooms) == 1:
+            (room,) = opts.rooms
+            members: Iterable[SocketId] = self.rooms.get(room, ())
+        else:
+            union: set[SocketId] = set()
+            for room in opts.rooms:
+                union.update(self.rooms.get(room, ()))
+            members = union
+        return (
+            recipient
+            for sid in members
+            if sid not in excluded and (recipient := recipients.get(sid)) is not None
+        )
+
+    # -- fan-out -------------------------------------------------------------------------
+
+    def broadcast(self, packet: Packet, opts: BroadcastOptions) -> None:
+        message = prepare_message(encode(packet))
+        volatile = opts.volatile
+        for recipient in self._selected(opts):
+            recipient.deliver(message, volatile)
+
+    def broadcast_with_ack(
+        self,
+        packet: Packet,
+        opts: BroadcastOptions,
+        on_client_count: Callable[[int], None],
+        on_ack: AckCollector,
+    ) -> None:
+        if packet.id is None:
+            raise ValueError("broadcast_with_ack needs a packet with an ack id")
+        message = prepare_message(encode(packet))
+        count = 0
+        for recipient in list(self._selected(opts)):
+            recipient.expect_ack(packet.id, on_ack)
+            if recipient.deliver(message, opts.volatile):
+                count += 1
+        on_client_count(count)
+
+    async def fetch_sockets(self, opts: BroadcastOptions) -> list[dict[str, Any]]:
+        return [recipient.describe() for recipient in self._selected(opts)]
+
+    def add_sockets(self, opts: BroadcastOptions, rooms: Iterable[Room]) -> None:
+        rooms = list(rooms)
+        for recipient in list(self._selected(opts)):
+            recipient.join(rooms)
+
+    def del_sockets(self, opts: BroadcastOptions, rooms: Iterable[Room]) -> None:
+        rooms = list(rooms)
+        for recipient in list(self._selected(opts)):
+            for room in rooms:
+                recipient.leave(room)
+
+    def disconnect_sockets(self, opts: BroadcastOptions, close: bool) -> None:
+        for recipient in list(self._selected(opts)):
+            recipient.disconnect(close)
+
+    async def close(self) -> None:
+        return None

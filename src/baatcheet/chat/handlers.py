@@ -1,0 +1,347 @@
+"""The ``/chat`` namespace: authenticates sockets and maps chat events to the services.
+
+Event names, payloads and ack shapes are fixed by docs/reference/chat-events.md. Every
+handler answers its ack with ``{"ok": true, ...}`` or, through ``EventError``, with
+``{"ok": false, "error": {code, message}}`` to that client only.
+
+Ordering: the sio layer starts handler tasks in packet order. ``message:send`` takes its
+place in the commit order before its first ``await`` when the socket is already in the
+room (the common case), and otherwise under a per-socket lock, so one client's messages
+are stored and broadcast in the order it sent them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from baatcheet._types import SocketId
+from baatcheet.chat.codes import ErrorCode, refuse
+from baatcheet.chat.payloads import (
+    DmOpen,
+    HistoryFetch,
+    MessageSend,
+    Receipt,
+    RefreshSocket,
+    RoomCreate,
+    RoomRef,
+    parse,
+)
+from baatcheet.chat.receipts import ReceiptState
+from baatcheet.chat.service import ChatService
+from baatcheet.chat.shapes import message_json, room_json, user_json
+from baatcheet.chat.typing import TypingTracker
+from baatcheet.errors import AuthError, ConflictError, ConnectRejected, StoreError, TokenExpiredError
+from baatcheet.sio import Namespace, Server, Socket
+from baatcheet.store import Appended, NewMessage, Room, RoomKind, User
+
+__all__ = ["CHAT_NAMESPACE", "register_chat"]
+
+log = logging.getLogger(__name__)
+
+CHAT_NAMESPACE = "/chat"
+
+_Answer = dict[str, Any]
+
+
+def _room_key(room_id: int) -> str:
+    return f"room:{room_id}"
+
+
+def _user_key(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+@dataclass(eq=False)
+class _Session:
+    """What the namespace remembers about one connected socket (never sent anywhere)."""
+
+    socket: Socket
+    user: User
+    expires_at_ms: int
+    rooms: set[int] = field(default_factory=set)
+    expiry: asyncio.TimerHandle | None = None
+    send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+_Method = Callable[[_Session, Any], Awaitable[_Answer]]
+
+
+class _ChatNamespace:
+    """Holds the per-node state of ``/chat``: sessions by user, presence, typing timers."""
+
+    def __init__(self, nsp: Namespace, chat: ChatService) -> None:
+        self._nsp = nsp
+        self._chat = chat
+        self._by_user: dict[int, dict[SocketId, _Session]] = {}
+        self._typing = TypingTracker(chat.settings.typing_expiry_ms / 1000, self._typing_changed)
+        self._methods: dict[str, _Method] = {
+            "rooms:list": self._rooms_list,
+            "room:create": self._room_create,
+            "room:join": self._room_join,
+            "room:leave": self._room_leave,
+            "dm:open": self._dm_open,
+            "message:send": self._message_send,
+            "history:fetch": self._history_fetch,
+            "typing:start": self._typing_start,
+            "typing:stop": self._typing_stop,
+            "receipt:delivered": self._receipt_delivered,
+            "receipt:read": self._receipt_read,
+            "presence:list": self._presence_list,
+            "auth:refresh": self._auth_refresh,
+        }
+
+    # -- connecting ----------------------------------------------------------------------
+
+    async def authenticate(self, socket: Socket) -> None:
+        """Middleware: verify ``auth.token`` and load the user's rooms before admitting."""
+        token = socket.handshake.auth.get("token") if socket.handshake.auth else None
+        try:
+            claims = self._chat.accounts.verify(token)
+        except TokenExpiredError:
+            raise ConnectRejected("token expired", {"code": "token_expired"}) from None
+        except AuthError:
+            raise ConnectRejected("invalid token", {"code": "invalid_token"}) from None
+        try:
+            room_ids = await self._chat.store.member_room_ids(claims.user.id)
+        except StoreError:
+            log.warning("refusing %s on /chat: the database is unavailable", claims.user.username)
+            raise ConnectRejected(
+                "service unavailable", {"code": ErrorCode.UNAVAILABLE.value}
+            ) from None
+        # socket.data may be copied to other nodes, so it holds plain JSON only.
+        socket.data["user"] = user_json(claims.user)
+        socket.data["expiresAt"] = claims.expires_at_ms
+        socket.data["roomIds"] = room_ids
+
+    def connected(self, socket: Socket) -> None:
+        """Connection handler: register events first (synchronously), then enter rooms."""
+        user = User(socket.data["user"]["id"], socket.data["user"]["username"])
+        session = _Session(socket, user, socket.data["expiresAt"])
+        for event, method in self._methods.items():
+            socket.on(event, self._handler(session, event, method))
+        socket.on("disconnect", lambda _reason: self._disconnected(session))
+        self._by_user.setdefault(user.id, {})[socket.id] = session
+        socket.join(_user_key(user.id))
+        for room_id in socket.data.pop("roomIds", []):
+            self._enter(session, room_id)
+        self._schedule_expiry(session)
+
+    def _disconnected(self, session: _Session) -> None:
+        if session.expiry is not None:
+            session.expiry.cancel()
+        sessions = self._by_user.get(session.user.id, {})
+        sessions.pop(session.socket.id, None)
+        if not sessions:
+            self._by_user.pop(session.user.id, None)
+        for room_id in list(session.rooms):
+            self._exit(session, room_id)
+
+    def _schedule_expiry(self, session: _Session) -> None:
+        if session.expiry is not None:
+            session.expiry.cancel()
+        delay = max(0.0, session.expires_at_ms / 1000 - time.time())
+        session.expiry = asyncio.get_running_loop().call_later(delay, self._expire, session)
+
+    def _expire(self, session: _Session) -> None:
+        if session.socket.connected:
+            session.socket.emit("session:expired", {})
+            session.socket.disconnect()
+
+    # -- rooms, presence, typing ---------------------------------------------------------
+
+    def _sessions_of(self, user_id: int) -> list[_Session]:
+        return list(self._by_user.get(user_id, {}).values())
+
+    def _enter(self, session: _Session, room_id: int) -> None:
+        """Put the socket in the room's broadcast group; announce the user if new here."""
+        if room_id in session.rooms:
+            return
+        session.rooms.add(room_id)
+        session.socket.join(_room_key(room_id))
+        if self._chat.presence.enter(room_id, session.user):
+            session.socket.to(_room_key(room_id)).emit(
+                "presence", {"roomId": room_id, "user": user_json(session.user), "online": True}
+            )
+
+    def _exit(self, session: _Session, room_id: int) -> None:
+        """Take the socket out of the room; announce the user gone with their last socket."""
+        if room_id not in session.rooms:
+            return
+        session.rooms.discard(room_id)
+        if session.socket.connected:
+            session.socket.leave(_room_key(room_id))
+        if self._chat.presence.exit(room_id, session.user):
+            self._typing.stop(room_id, session.user)
+            self._nsp.to(_room_key(room_id)).emit(
+                "presence", {"roomId": room_id, "user": user_json(session.user), "online": False}
+            )
+
+    def _typing_changed(self, room_id: int, user: User, typing: bool) -> None:
+        self._nsp.to(_room_key(room_id)).except_(_user_key(user.id)).emit(
+            "typing", {"roomId": room_id, "user": user_json(user), "typing": typing}
+        )
+
+    async def _require_member(self, session: _Session, room_id: int) -> None:
+        """Fast path: the socket is in the room; else ask the store (precise refusal)."""
+        if room_id not in session.rooms:
+            await self._chat.rooms.require_member(session.user, room_id)
+            self._enter(session, room_id)
+
+    def _announce_room(self, room: Room, members: list[User], actor: _Session) -> None:
+        """Put every local socket of ``members`` in the room and tell them it exists."""
+        for member in members:
+            for other in self._sessions_of(member.id):
+                self._enter(other, room.id)
+        keys = [_user_key(member.id) for member in members]
+        if keys:
+            self._nsp.to(keys).except_(actor.socket.id).emit("room:updated", room_json(room))
+
+    # -- event plumbing ------------------------------------------------------------------
+
+    def _handler(
+        self, session: _Session, event: str, method: _Method
+    ) -> Callable[..., Awaitable[_Answer]]:
+        async def handle(payload: Any = None, *_ignored: Any) -> _Answer:
+            try:
+                answer = await method(session, payload)
+            except ConflictError as exc:
+                raise refuse(ErrorCode.INVALID, str(exc)) from None
+            except StoreError as exc:
+                log.warning("%s from %s failed: %s", event, session.user.username, exc)
+                raise refuse(
+                    ErrorCode.UNAVAILABLE,
+                    "the database is unavailable; nothing was saved, retry later",
+                ) from None
+            return {"ok": True, **answer}
+
+        return handle
+
+    # -- events --------------------------------------------------------------------------
+
+    async def _rooms_list(self, session: _Session, _payload: Any) -> _Answer:
+        rooms = await self._chat.rooms.visible_to(session.user)
+        return {"rooms": [room_json(room) for room in rooms]}
+
+    async def _room_create(self, session: _Session, payload: Any) -> _Answer:
+        request = parse(RoomCreate, payload)
+        room = await self._chat.rooms.create(
+            session.user, request.name, RoomKind(request.kind), request.members
+        )
+        self._announce_room(room, list(room.members or ()), session)
+        return {"room": room_json(room)}
+
+    async def _room_join(self, session: _Session, payload: Any) -> _Answer:
+        request = parse(RoomRef, payload)
+        room = await self._chat.rooms.join(session.user, request.roomId)
+        for own in self._sessions_of(session.user.id):
+            self._enter(own, room.id)
+        return {"room": room_json(room)}
+
+    async def _room_leave(self, session: _Session, payload: Any) -> _Answer:
+        request = parse(RoomRef, payload)
+        await self._chat.rooms.leave(session.user, request.roomId)
+        for own in self._sessions_of(session.user.id):
+            self._exit(own, request.roomId)
+        return {}
+
+    async def _dm_open(self, session: _Session, payload: Any) -> _Answer:
+        request = parse(DmOpen, payload)
+        room, peer, created = await self._chat.rooms.open_direct(session.user, request.username)
+        if created:
+            self._announce_room(room, [session.user, peer], session)
+        else:
+            for own in self._sessions_of(session.user.id):
+                self._enter(own, room.id)
+        return {"room": room_json(room)}
+
+    async def _message_send(self, session: _Session, payload: Any) -> _Answer:
+        request = parse(MessageSend, payload)
+        self._chat.messages.validate(request)
+        new = NewMessage(request.roomId, session.user, request.body, request.clientId)
+        pending: Awaitable[Appended]
+        if request.roomId in session.rooms and not session.send_lock.locked():
+            pending = self._chat.store.append_message(new)
+        else:
+            async with session.send_lock:
+                await self._require_member(session, request.roomId)
+                pending = self._chat.store.append_message(new)
+        appended = await pending
+        message = appended.message
+        if appended.created:
+            # Saved, then broadcast: everyone who sees it can also find it in history.
+            self._nsp.to(_room_key(message.room_id)).emit("message:new", message_json(message))
+            self._typing.stop(message.room_id, session.user)
+        return {"id": message.id, "ts": message.created_at_ms}
+
+    async def _history_fetch(self, session: _Session, payload: Any) -> _Answer:
+        request = parse(HistoryFetch, payload)
+        page = await self._chat.messages.history(session.user, request)
+        return {
+            "messages": [message_json(message) for message in page.messages],
+            "hasMore": page.has_more,
+        }
+
+    async def _typing_start(self, session: _Session, payload: Any) -> _Answer:
+        request = parse(RoomRef, payload)
+        await self._require_member(session, request.roomId)
+        self._typing.start(request.roomId, session.user)
+        return {}
+
+    async def _typing_stop(self, session: _Session, payload: Any) -> _Answer:
+        request = parse(RoomRef, payload)
+        await self._require_member(session, request.roomId)
+        self._typing.stop(request.roomId, session.user)
+        return {}
+
+    async def _receipt(self, session: _Session, payload: Any, state: ReceiptState) -> _Answer:
+        request = parse(Receipt, payload)
+        message = await self._chat.receipts.check(session.user, request)
+        if message is not None:
+            self._nsp.to(_user_key(message.author.id)).emit(
+                "receipt",
+                {
+                    "roomId": message.room_id,
+                    "messageId": message.id,
+                    "user": user_json(session.user),
+                    "state": state.value,
+                },
+            )
+        return {}
+
+    async def _receipt_delivered(self, session: _Session, payload: Any) -> _Answer:
+        return await self._receipt(session, payload, ReceiptState.DELIVERED)
+
+    async def _receipt_read(self, session: _Session, payload: Any) -> _Answer:
+        return await self._receipt(session, payload, ReceiptState.READ)
+
+    async def _presence_list(self, session: _Session, payload: Any) -> _Answer:
+        request = parse(RoomRef, payload)
+        await self._require_member(session, request.roomId)
+        return {"users": [user_json(user) for user in self._chat.presence.online(request.roomId)]}
+
+    async def _auth_refresh(self, session: _Session, payload: Any) -> _Answer:
+        request = parse(RefreshSocket, payload)
+        try:
+            claims = self._chat.accounts.verify(request.token)
+        except TokenExpiredError:
+            raise refuse(ErrorCode.TOKEN_EXPIRED, "token expired; refresh over HTTP") from None
+        except AuthError:
+            raise refuse(ErrorCode.INVALID_TOKEN, "invalid token") from None
+        if claims.user.id != session.user.id:
+            raise refuse(ErrorCode.FORBIDDEN, "the token belongs to another user")
+        session.expires_at_ms = claims.expires_at_ms
+        self._schedule_expiry(session)
+        return {"expiresAt": claims.expires_at_ms}
+
+
+def register_chat(server: Server, chat: ChatService) -> None:
+    """Serve the chat protocol on ``/chat`` of ``server``, backed by ``chat``."""
+    nsp: Namespace = server.of(CHAT_NAMESPACE)
+    handlers = _ChatNamespace(nsp, chat)
+    nsp.use(handlers.authenticate)
+    nsp.on("connection", handlers.connected)

@@ -1,0 +1,47 @@
+"""Posting and reading messages: validate, authorise, then persist (save-then-broadcast).
+
+The caller broadcasts only what :meth:`Messages.send` returned with ``created=True``;
+by then the message has committed, so nothing a client saw can be lost.
+"""
+
+from __future__ import annotations
+
+from baatcheet.chat.codes import ErrorCode, refuse
+from baatcheet.chat.payloads import HistoryFetch, MessageSend
+from baatcheet.chat.rooms import Rooms
+from baatcheet.settings import Settings
+from baatcheet.store import Appended, HistoryPage, NewMessage, Store, User
+
+__all__ = ["Messages"]
+
+
+class Messages:
+    """Message use cases; refusals are ``EventError``, database failures ``StoreError``."""
+
+    def __init__(self, store: Store, rooms: Rooms, settings: Settings) -> None:
+        self._store = store
+        self._rooms = rooms
+        self._max_length = settings.max_message_length
+
+    def validate(self, request: MessageSend) -> None:
+        """Refuse an empty or too long body (``invalid`` / ``too_long``)."""
+        if not request.body.strip():
+            raise refuse(ErrorCode.INVALID, "body: must contain some non-space text")
+        if len(request.body) > self._max_length:
+            raise refuse(
+                ErrorCode.TOO_LONG,
+                f"body: {len(request.body)} characters is over the limit of {self._max_length}",
+            )
+
+    async def send(self, author: User, request: MessageSend) -> Appended:
+        """Validate, check membership, and append; returns after the commit."""
+        self.validate(request)
+        await self._rooms.require_member(author, request.roomId)
+        return await self._store.append_message(
+            NewMessage(request.roomId, author, request.body, request.clientId)
+        )
+
+    async def history(self, reader: User, request: HistoryFetch) -> HistoryPage:
+        """A page of the room's history, newest first, if the reader may see the room."""
+        await self._rooms.require_readable(reader, request.roomId)
+        return await self._store.history(request.roomId, request.before, request.limit)

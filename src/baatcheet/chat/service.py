@@ -1,0 +1,60 @@
+"""The chat product's services, built once from Settings and shared by socket and REST."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from baatcheet.chat.accounts import Accounts
+from baatcheet.chat.messages import Messages
+from baatcheet.chat.presence import Presence
+from baatcheet.chat.receipts import Receipts
+from baatcheet.chat.rooms import Rooms
+from baatcheet.settings import Settings
+from baatcheet.store import Store, open_store
+
+__all__ = ["ChatService"]
+
+
+@dataclass(slots=True)
+class ChatService:
+    """The store plus every use case on top of it.
+
+    Create with :meth:`open` (or :meth:`build` around a store you opened) and
+    :meth:`close` when the server stops.
+    """
+
+    settings: Settings
+    store: Store
+    accounts: Accounts
+    rooms: Rooms
+    messages: Messages
+    receipts: Receipts
+    presence: Presence
+
+    @classmethod
+    async def open(cls, settings: Settings) -> ChatService:
+        """Open the database from ``settings.database_url`` and build the services."""
+        store = await open_store(settings)
+        try:
+            return await cls.build(settings, store)
+        except BaseException:
+            await store.close()
+            raise
+
+    @classmethod
+    async def build(cls, settings: Settings, store: Store) -> ChatService:
+        """Build the services on an open store (which :meth:`close` will close)."""
+        rooms = Rooms(store)
+        return cls(
+            settings=settings,
+            store=store,
+            accounts=await Accounts.open(store, settings),
+            rooms=rooms,
+            messages=Messages(store, rooms, settings),
+            receipts=Receipts(store, rooms),
+            presence=Presence(),
+        )
+
+    async def close(self) -> None:
+        """Flush pending writes and close the database."""
+        await self.store.close()

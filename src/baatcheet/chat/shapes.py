@@ -1,0 +1,34 @@
+"""Records → the JSON shapes of docs/reference/chat-events.md ("Shapes")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from baatcheet.store import Message, Room, User
+
+__all__ = ["message_json", "room_json", "user_json"]
+
+
+def user_json(user: User) -> dict[str, Any]:
+    """``User``: ``{id, username}``."""
+    return {"id": user.id, "username": user.username}
+
+
+def room_json(room: Room) -> dict[str, Any]:
+    """``Room``: ``{id, name, kind, members?}``."""
+    shape: dict[str, Any] = {"id": room.id, "name": room.name, "kind": room.kind.value}
+    if room.members is not None:
+        shape["members"] = [user_json(member) for member in room.members]
+    return shape
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    """``Message``: ``{id, roomId, author, body, clientId, ts}``."""
+    return {
+        "id": message.id,
+        "roomId": message.room_id,
+        "author": user_json(message.author),
+        "body": message.body,
+        "clientId": message.client_id,
+        "ts": message.created_at_ms,
+    }

@@ -1,0 +1,247 @@
+"""The Engine.IO v4 server: request validation, handshakes, and session lookup.
+
+It answers the HTTP requests under the Socket.IO path (long-polling GET/POST, CORS
+preflight) and WebSocket upgrades, creates :class:`EngineSession` objects, and hands
+each new session to the layer above through ``on_connection``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Iterable
+from enum import IntEnum
+
+import orjson
+
+from baatcheet._types import EngineSid
+from baatcheet.engine.cors import OriginPolicy
+from baatcheet.engine.http import HttpRequest, Responder
+from baatcheet.engine.session import CloseReason, EngineSession, SessionHandler, TransportName
+from baatcheet.engine.websocket import WebSocketConnection
+from baatcheet.proto.engineio import open_packet_data
+from baatcheet.settings import Settings
+
+__all__ = ["AllowRequest", "EngineErrorCode", "EngineServer", "Upgrader"]
+
+log = logging.getLogger(__name__)
+
+AllowRequest = Callable[[HttpRequest], bool | Awaitable[bool]]
+"""Decides whether a handshake may proceed (False answers 403 Forbidden)."""
+
+
+class EngineErrorCode(IntEnum):
+    """The error codes Engine.IO servers put in their JSON 400/403 answers."""
+
+    UNKNOWN_TRANSPORT = 0
+    UNKNOWN_SID = 1
+    BAD_HANDSHAKE_METHOD = 2
+    BAD_REQUEST = 3
+    FORBIDDEN = 4
+    UNSUPPORTED_PROTOCOL_VERSION = 5
+
+
+_MESSAGES = {
+    EngineErrorCode.UNKNOWN_TRANSPORT: "Transport unknown",
+    EngineErrorCode.UNKNOWN_SID: "Session ID unknown",
+    EngineErrorCode.BAD_HANDSHAKE_METHOD: "Bad handshake method",
+    EngineErrorCode.BAD_REQUEST: "Bad request",
+    EngineErrorCode.FORBIDDEN: "Forbidden",
+    EngineErrorCode.UNSUPPORTED_PROTOCOL_VERSION: "Unsupported protocol version",
+}
+
+
+class Upgrader:
+    """Lets a handler accept or refuse one WebSocket upgrade request."""
+
+    def __init__(
+        self,
+        accept: Callable[[int], WebSocketConnection | None],
+        reject: Callable[[int, list[tuple[bytes, bytes]], bytes], None],
+    ) -> None:
+        self.accept = accept
+        """Write the 101 answer; returns the connection, or None if the handshake was bad."""
+        self.reject = reject
+        """Answer with a plain HTTP error instead of upgrading."""
+
+
+class EngineServer:
+    """Owns every Engine.IO session of this process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        on_connection: Callable[[EngineSession], SessionHandler],
+        allow_request: AllowRequest | None = None,
+    ) -> None:
+        self.settings = settings
+        self.sessions: dict[EngineSid, EngineSession] = {}
+        self._on_connection = on_connection
+        self._allow_request = allow_request
+        self._origins = OriginPolicy(settings.cors_origins)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- HTTP --------------------------------------------------------------------------
+
+    def handle_http(self, request: HttpRequest, responder: Responder) -> None:
+        """Answer a non-upgrade request to the Engine.IO path."""
+        origin = request.header(b"origin")
+        cors = self._origins.headers(origin, request)
+        if cors is None:
+            self._error(responder, EngineErrorCode.FORBIDDEN, [], status=403)
+            return
+        if request.method == "OPTIONS":
+            responder.respond(204, [*cors, *self._origins.preflight_headers(request)], b"")
+            return
+        code = self._verify(request, upgrade=False)
+        if code is not None:
+            self._error(responder, code, cors)
+            return
+        sid = request.query.get("sid")
+        if sid is None:
+            self._spawn(self._handshake(request, responder, None, cors))
+            return
+        session = self.sessions[EngineSid(sid)]
+        wrapped = _CorsResponder(responder, cors) if cors else responder
+        if request.method == "GET":
+            session.handle_poll_get(wrapped)
+        else:
+            session.handle_poll_post(request.body, wrapped)
+
+    def handle_upgrade(self, request: HttpRequest, upgrader: Upgrader) -> None:
+        """Answer a WebSocket upgrade request to the Engine.IO path."""
+        if self._origins.headers(request.header(b"origin"), request) is None:
+            upgrader.reject(403, _JSON, _error_body(EngineErrorCode.FORBIDDEN))
+            return
+        code = self._verify(request, upgrade=True)
+        if code is not None:
+            upgrader.reject(400, _JSON, _error_body(code))
+            return
+        sid = request.query.get("sid")
+        if sid is None:
+            self._spawn(self._handshake(request, None, upgrader, []))
+            return
+        session = self.sessions[EngineSid(sid)]
+        ws = upgrader.accept(self.settings.max_payload_bytes)
+        if ws is not None and not session.begin_upgrade(ws):
+            ws.close(1008, "session cannot be upgraded")
+
+    def _verify(self, request: HttpRequest, *, upgrade: bool) -> EngineErrorCode | None:
+        query = request.query
+        transport = query.get("transport")
+        if transport not in (TransportName.POLLING, TransportName.WEBSOCKET):
+            return EngineErrorCode.UNKNOWN_TRANSPORT
+        if upgrade != (transport == TransportName.WEBSOCKET):
+            return EngineErrorCode.BAD_REQUEST
+        if query.get("EIO") != "4":
+            return EngineErrorCode.UNSUPPORTED_PROTOCOL_VERSION
+        sid = query.get("sid")
+        if sid is None:
+            if request.method != "GET":
+                return EngineErrorCode.BAD_HANDSHAKE_METHOD
+            return None
+        session = self.sessions.get(EngineSid(sid))
+        if session is None:
+            return EngineErrorCode.UNKNOWN_SID
+        if not upgrade and (
+            session.transport is not TransportName.POLLING or request.method not in ("GET", "POST")
+        ):
+            return EngineErrorCode.BAD_REQUEST
+        return None
+
+    # -- handshake ---------------------------------------------------------------------
+
+    async def _handshake(
+        self,
+        request: HttpRequest,
+        responder: Responder | None,
+        upgrader: Upgrader | None,
+        cors: list[tuple[bytes, bytes]],
+    ) -> None:
+        if self._allow_request is not None:
+            try:
+                verdict = self._allow_request(request)
+                allowed = await verdict if inspect.isawaitable(verdict) else verdict
+            except Exception:
+                log.exception("allow_request failed; refusing the connection")
+                allowed = False
+            if not allowed:
+                body = _error_body(EngineErrorCode.FORBIDDEN)
+                if responder is not None:
+                    responder.respond(403, [*cors, *_JSON], body)
+                elif upgrader is not None:
+                    upgrader.reject(403, _JSON, body)
+                return
+        sid = EngineSid(secrets.token_urlsafe(15))
+        settings = self.settings
+        session = EngineSession(sid, request, settings, self._forget)
+        if upgrader is not None:
+            ws = upgrader.accept(settings.max_payload_bytes)
+            if ws is None:
+                return
+            session.attach_websocket(ws)
+            upgrades: list[str] = []
+        else:
+            upgrades = [TransportName.WEBSOCKET.value]
+        self.sessions[sid] = session
+        open_data = open_packet_data(
+            sid, upgrades, settings.ping_interval_ms, settings.ping_timeout_ms,
+            settings.max_payload_bytes,
+        )
+        session.start("0" + open_data)
+        if responder is not None:
+            session.handle_poll_get(_CorsResponder(responder, cors) if cors else responder)
+        session.handler = self._on_connection(session)
+
+    def _forget(self, session: EngineSession) -> None:
+        self.sessions.pop(session.sid, None)
+
+    def close_all(self, reason: CloseReason = CloseReason.SERVER_SHUTDOWN) -> None:
+        """Close every session (used on shutdown)."""
+        for session in list(self.sessions.values()):
+            session.close(reason)
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    def _error(
+        responder: Responder,
+        code: EngineErrorCode,
+        cors: Iterable[tuple[bytes, bytes]],
+        status: int = 400,
+    ) -> None:
+        responder.respond(status, [*cors, *_JSON], _error_body(code))
+
+
+_JSON = [(b"content-type", b"application/json")]
+
+
+def _error_body(code: EngineErrorCode) -> bytes:
+    return orjson.dumps({"code": int(code), "message": _MESSAGES[code]})
+
+
+class _CorsResponder:
+    """Adds the CORS headers of the request to whatever response goes out."""
+
+    __slots__ = ("_cors", "_inner")
+
+    def __init__(self, inner: Responder, cors: list[tuple[bytes, bytes]]) -> None:
+        self._inner = inner
+        self._cors = cors
+
+    def respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        self._inner.respond(status, [*self._cors, *headers], body)
+
+    @property
+    def answered(self) -> bool:
+        return self._inner.answered
+
+    def on_abort(self, callback: Callable[[], None] | None) -> None:
+        self._inner.on_abort(callback)

@@ -1,0 +1,415 @@
+"""One Engine.IO session: a logical connection that outlives a transport upgrade.
+
+A session starts on long-polling or directly on WebSocket. It owns the heartbeat
+(the server pings, the client must pong in time), the polling queue, the upgrade
+dance (``2probe``/``3probe``/noop/``5``), and the slow-consumer policy. The layer
+above sees only ``on_message`` and ``on_close`` through :class:`SessionHandler`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from base64 import b64decode
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Protocol
+
+from baatcheet._types import EngineSid
+from baatcheet.engine.frames import PreparedMessage, prepare_message
+from baatcheet.engine.http import HttpRequest, Responder
+from baatcheet.engine.websocket import WebSocketConnection
+from baatcheet.errors import ProtocolError
+from baatcheet.proto.engineio import (
+    SEPARATOR,
+    EnginePacket,
+    EnginePacketType,
+    decode_polling_payload,
+    decode_ws,
+)
+from baatcheet.proto.heartbeat import Heartbeat
+from baatcheet.settings import Settings, SlowConsumerPolicy
+
+__all__ = ["CloseReason", "EngineSession", "SessionHandler", "TransportName"]
+
+log = logging.getLogger(__name__)
+
+_TEXT_HEADERS = [(b"content-type", b"text/plain; charset=UTF-8")]
+_WS_CLOSE_GOING_AWAY = 1001
+_WS_CLOSE_POLICY = 1008
+_WS_CLOSE_TOO_BIG = 1009
+
+
+class TransportName(StrEnum):
+    """The two Engine.IO transports."""
+
+    POLLING = "polling"
+    WEBSOCKET = "websocket"
+
+
+class CloseReason(StrEnum):
+    """Why a session ended; the Socket.IO layer passes these on as disconnect reasons."""
+
+    TRANSPORT_CLOSE = "transport close"
+    TRANSPORT_ERROR = "transport error"
+    PING_TIMEOUT = "ping timeout"
+    PARSE_ERROR = "parse error"
+    PAYLOAD_TOO_LARGE = "payload too large"
+    SLOW_CONSUMER = "slow consumer"
+    FORCED_CLOSE = "forced close"
+    SERVER_SHUTDOWN = "server shutting down"
+
+
+class SessionHandler(Protocol):
+    """What the layer above gets told about a session."""
+
+    def on_message(self, data: str | bytes) -> None:
+        """A MESSAGE packet arrived (text or binary)."""
+
+    def on_close(self, reason: CloseReason) -> None:
+        """The session is over; it will not deliver or accept anything again."""
+
+
+class _NullHandler:
+    __slots__ = ()
+
+    def on_message(self, data: str | bytes) -> None:
+        del data
+
+    def on_close(self, reason: CloseReason) -> None:
+        del reason
+
+
+_NULL_HANDLER = _NullHandler()
+
+
+class EngineSession:
+    """State of one client connection across transports."""
+
+    __slots__ = (
+        "_closed_callback",
+        "_heartbeat",
+        "_pending_get",
+        "_poll_queue",
+        "_probe",
+        "_settings",
+        "_timer",
+        "_upgrade_timer",
+        "closed",
+        "handler",
+        "request",
+        "sid",
+        "ws",
+    )
+
+    def __init__(
+        self,
+        sid: EngineSid,
+        request: HttpRequest,
+        settings: Settings,
+        closed_callback: Callable[[EngineSession], None],
+    ) -> None:
+        self.sid = sid
+        self.request = request
+        """The request that opened the session (headers, query, address)."""
+        self.handler: SessionHandler = _NULL_HANDLER
+        self.ws: WebSocketConnection | None = None
+        self.closed = False
+        self._settings = settings
+        self._closed_callback = closed_callback
+        self._poll_queue: list[str] = []
+        self._pending_get: Responder | None = None
+        self._probe: WebSocketConnection | None = None
+        self._heartbeat = Heartbeat(
+            ping_interval=settings.ping_interval_ms / 1000,
+            ping_timeout=settings.ping_timeout_ms / 1000,
+        )
+        self._timer: asyncio.TimerHandle | None = None
+        self._upgrade_timer: asyncio.TimerHandle | None = None
+
+    @property
+    def transport(self) -> TransportName:
+        """The transport currently carrying the session."""
+        return TransportName.WEBSOCKET if self.ws is not None else TransportName.POLLING
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def start(self, open_packet: str) -> None:
+        """Send the OPEN packet and start the heartbeat."""
+        self._send_control(open_packet)
+        loop = asyncio.get_running_loop()
+        self._heartbeat.start(loop.time())
+        self._schedule(loop)
+
+    def attach_websocket(self, ws: WebSocketConnection) -> None:
+        """Use ``ws`` as the session's transport from the start (no polling)."""
+        self.ws = ws
+        ws.on_message = self._on_ws_message
+        ws.on_close = self._on_ws_close
+
+    def close(self, reason: CloseReason = CloseReason.FORCED_CLOSE) -> None:
+        """End the session: tell the client (CLOSE packet) and the handler."""
+        if self.closed:
+            return
+        if reason in (CloseReason.FORCED_CLOSE, CloseReason.SERVER_SHUTDOWN):
+            self._send_control("1")
+        self._terminate(reason)
+
+    def _terminate(self, reason: CloseReason) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._upgrade_timer is not None:
+            self._upgrade_timer.cancel()
+        if self._probe is not None:
+            self._probe.close(_WS_CLOSE_GOING_AWAY, str(reason))
+            self._probe = None
+        ws = self.ws
+        if ws is not None:
+            code = {
+                CloseReason.PAYLOAD_TOO_LARGE: _WS_CLOSE_TOO_BIG,
+                CloseReason.PARSE_ERROR: _WS_CLOSE_POLICY,
+                CloseReason.SLOW_CONSUMER: _WS_CLOSE_POLICY,
+            }.get(reason, 1000 if reason is not CloseReason.SERVER_SHUTDOWN else 1001)
+            ws.close(code, str(reason))
+        pending = self._pending_get
+        if pending is not None:
+            self._pending_get = None
+            if not pending.answered:
+                pending.respond(200, _TEXT_HEADERS, self._drain_queue().encode())
+        self._poll_queue.clear()
+        handler = self.handler
+        self.handler = _NULL_HANDLER
+        self._closed_callback(self)
+        handler.on_close(reason)
+
+    # -- sending -----------------------------------------------------------------
+
+    def send_prepared(self, message: PreparedMessage, *, volatile: bool = False) -> bool:
+        """Send a prepared MESSAGE; False if it was dropped (volatile or session closed).
+
+        This is the broadcast fast path: for a WebSocket it is one buffer check and
+        one ``transport.write`` of bytes shared with every other recipient.
+        """
+        if self.closed:
+            return False
+        ws = self.ws
+        if ws is not None:
+            buffered = ws.transport.get_write_buffer_size()
+            if buffered > self._settings.write_buffer_high_bytes and not self._may_queue(
+                buffered, volatile
+            ):
+                return False
+            ws.write_frames(message.ws)
+            return True
+        if volatile and self._pending_get is None:
+            return False
+        self._poll_queue.extend(message.polling)
+        self._flush_poll()
+        return True
+
+    def send_text(self, text: str) -> bool:
+        """Send one text MESSAGE to this session only."""
+        return self.send_prepared(prepare_message((text,)))
+
+    def _may_queue(self, buffered: int, volatile: bool) -> bool:
+        """Apply the slow-consumer policy; True if the packet may still be written."""
+        settings = self._settings
+        if (
+            settings.slow_consumer_policy is SlowConsumerPolicy.DISCONNECT
+            or buffered > settings.write_buffer_max_bytes
+        ):
+            log.info("closing slow consumer %s (%d bytes buffered)", self.sid, buffered)
+            self._terminate(CloseReason.SLOW_CONSUMER)
+            return False
+        return not volatile
+
+    def _send_control(self, packet: str) -> None:
+        ws = self.ws
+        if ws is not None:
+            ws.send_text(packet)
+        else:
+            self._poll_queue.append(packet)
+            self._flush_poll()
+
+    def _drain_queue(self) -> str:
+        payload = SEPARATOR.join(self._poll_queue)
+        self._poll_queue.clear()
+        return payload
+
+    def _flush_poll(self) -> None:
+        pending = self._pending_get
+        if pending is None or not self._poll_queue:
+            return
+        self._pending_get = None
+        pending.on_abort(None)
+        pending.respond(200, _TEXT_HEADERS, self._drain_queue().encode())
+
+    # -- heartbeat -----------------------------------------------------------------
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = loop.call_at(self._heartbeat.next_deadline(), self._on_timer)
+
+    def _on_timer(self) -> None:
+        if self.closed:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        heartbeat = self._heartbeat
+        if heartbeat.timed_out(now):
+            self._terminate(CloseReason.PING_TIMEOUT)
+            return
+        if heartbeat.ping_due(now):
+            self._send_control("2")
+            heartbeat.ping_sent(now)
+        self._schedule(loop)
+
+    def _on_pong(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._heartbeat.pong_received(loop.time())
+        self._schedule(loop)
+
+    # -- receiving -----------------------------------------------------------------
+
+    def _on_packet(self, packet: EnginePacket) -> None:
+        kind = packet.type
+        if kind is EnginePacketType.MESSAGE:
+            self.handler.on_message(packet.data)
+        elif kind is EnginePacketType.PONG:
+            self._on_pong()
+        elif kind is EnginePacketType.CLOSE:
+            self._terminate(CloseReason.TRANSPORT_CLOSE)
+        elif kind in (EnginePacketType.NOOP, EnginePacketType.UPGRADE):
+            return
+        else:
+            raise ProtocolError(f"unexpected {kind.name} packet from the client")
+
+    def _on_ws_message(self, data: str | bytes) -> None:
+        if isinstance(data, str) and data and data[0] == "4":
+            self.handler.on_message(data[1:])
+            return
+        try:
+            self._on_packet(decode_ws(data))
+        except ProtocolError as exc:
+            log.info("session %s sent a bad packet: %s", self.sid, exc)
+            self._terminate(CloseReason.PARSE_ERROR)
+
+    def _on_ws_close(self, code: int, reason: str) -> None:
+        if code == _WS_CLOSE_TOO_BIG:
+            self._terminate(CloseReason.PAYLOAD_TOO_LARGE)
+        elif code in (1000, 1001, 1005):
+            self._terminate(CloseReason.TRANSPORT_CLOSE)
+        elif code in (1002, 1007):
+            self._terminate(CloseReason.PARSE_ERROR)
+        else:
+            self._terminate(CloseReason.TRANSPORT_CLOSE if reason else CloseReason.TRANSPORT_ERROR)
+
+    # -- long-polling ----------------------------------------------------------------
+
+    def handle_poll_get(self, responder: Responder) -> None:
+        """A long-poll GET: answer now if packets are queued, else hold it."""
+        if self.ws is not None:
+            responder.respond(400, _TEXT_HEADERS, b"transport already upgraded")
+            return
+        if self._pending_get is not None:
+            responder.respond(400, _TEXT_HEADERS, b"overlapping GET requests")
+            self._terminate(CloseReason.TRANSPORT_ERROR)
+            return
+        self._pending_get = responder
+        responder.on_abort(self._on_get_aborted)
+        self._flush_poll()
+
+    def _on_get_aborted(self) -> None:
+        self._pending_get = None
+        self._terminate(CloseReason.TRANSPORT_CLOSE)
+
+    def handle_poll_post(self, body: bytes, responder: Responder) -> None:
+        """A long-poll POST carrying client packets."""
+        if len(body) > self._settings.max_payload_bytes:
+            responder.respond(413, _TEXT_HEADERS, b"payload too large")
+            self._terminate(CloseReason.PAYLOAD_TOO_LARGE)
+            return
+        try:
+            packets = decode_polling_payload(body.decode())
+        except (ProtocolError, UnicodeDecodeError) as exc:
+            responder.respond(400, _TEXT_HEADERS, b"bad payload")
+            log.info("session %s posted a bad payload: %s", self.sid, exc)
+            self._terminate(CloseReason.PARSE_ERROR)
+            return
+        responder.respond(200, [(b"content-type", b"text/html")], b"ok")
+        try:
+            for packet in packets:
+                if self.closed:
+                    break
+                self._on_packet(packet)
+        except ProtocolError as exc:
+            log.info("session %s sent a bad packet: %s", self.sid, exc)
+            self._terminate(CloseReason.PARSE_ERROR)
+
+    # -- upgrade ---------------------------------------------------------------------
+
+    def begin_upgrade(self, ws: WebSocketConnection) -> bool:
+        """A WebSocket arrived for this polling session; False if it may not upgrade."""
+        if self.ws is not None or self._probe is not None or self.closed:
+            return False
+        self._probe = ws
+        ws.on_message = self._on_probe_message
+        ws.on_close = self._on_probe_close
+        loop = asyncio.get_running_loop()
+        self._upgrade_timer = loop.call_later(
+            self._settings.upgrade_timeout_ms / 1000, self._on_upgrade_timeout
+        )
+        return True
+
+    def _on_probe_message(self, data: str | bytes) -> None:
+        probe = self._probe
+        if probe is None:
+            return
+        if data == "2probe":
+            probe.send_text("3probe")
+            self._poll_queue.append("6")
+            self._flush_poll()
+        elif data == "5":
+            self._finish_upgrade(probe)
+        else:
+            self._abandon_probe("unexpected packet during upgrade")
+
+    def _finish_upgrade(self, ws: WebSocketConnection) -> None:
+        if self._upgrade_timer is not None:
+            self._upgrade_timer.cancel()
+            self._upgrade_timer = None
+        self._probe = None
+        pending = self._pending_get
+        if pending is not None:
+            self._pending_get = None
+            pending.on_abort(None)
+            pending.respond(200, _TEXT_HEADERS, b"6")
+        self.attach_websocket(ws)
+        queued = self._poll_queue
+        self._poll_queue = []
+        for item in queued:
+            if item[0] == "b":
+                ws.send_binary(b64decode(item[1:]))
+            else:
+                ws.send_text(item)
+
+    def _abandon_probe(self, why: str) -> None:
+        probe = self._probe
+        self._probe = None
+        if self._upgrade_timer is not None:
+            self._upgrade_timer.cancel()
+            self._upgrade_timer = None
+        if probe is not None:
+            probe.close(_WS_CLOSE_POLICY, why)
+
+    def _on_probe_close(self, code: int, reason: str) -> None:
+        del code, reason
+        self._probe = None
+
+    def _on_upgrade_timeout(self) -> None:
+        self._upgrade_timer = None
+        self._abandon_probe("upgrade timed out")

@@ -1,0 +1,206 @@
+"""A server-side WebSocket connection: incoming frames via ``websockets``, outgoing ours.
+
+The ``websockets`` library's sans-I/O ``ServerProtocol`` parses incoming frames,
+answers pings and runs the closing handshake; we keep it because frame parsing,
+unmasking, UTF-8 and close-code rules are exactly what it already does well.
+Outgoing data frames bypass it: they are built once per message by
+:mod:`baatcheet.engine.frames` and written straight to the transport, so a
+broadcast costs one ``write`` per recipient and no copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Final
+
+from websockets.exceptions import InvalidState
+from websockets.frames import Close, CloseCode, Frame, Opcode
+from websockets.http11 import Request, Response
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+
+from baatcheet.engine.frames import OPCODE_BINARY, OPCODE_TEXT, build_frame
+
+__all__ = ["MessageHandler", "WebSocketConnection"]
+
+log = logging.getLogger(__name__)
+
+MessageHandler = Callable[[str | bytes], None]
+"""Called with each complete message: ``str`` for text, ``bytes`` for binary."""
+CloseHandler = Callable[[int, str], None]
+"""Called once when the connection is gone, with the close code and reason."""
+
+_CLOSE_GRACE_S: Final = 2.0
+
+
+class WebSocketConnection:
+    """One open WebSocket on an asyncio transport.
+
+    The HTTP layer creates it after parsing the upgrade request, calls
+    :meth:`accept` (which writes the 101 response), then feeds every further byte
+    to :meth:`receive`. The owner sets :attr:`on_message` and :attr:`on_close`.
+    """
+
+    __slots__ = (
+        "_closed",
+        "_fragments",
+        "_fragment_opcode",
+        "_protocol",
+        "on_close",
+        "on_message",
+        "transport",
+    )
+
+    def __init__(self, transport: asyncio.Transport, max_message_size: int) -> None:
+        self.transport = transport
+        self._protocol = ServerProtocol(max_size=max_message_size)
+        self._fragments: list[bytes] | None = None
+        self._fragment_opcode = Opcode.TEXT
+        self._closed = False
+        self.on_message: MessageHandler = _ignore_message
+        self.on_close: CloseHandler = _ignore_close
+
+    def accept(self, raw_request: bytes) -> bool:
+        """Answer the upgrade request; False when the handshake was invalid (a 4xx went out).
+
+        The request goes through the protocol's own parser (rather than being built
+        from our parse) so that the protocol moves on to frame parsing afterwards.
+        """
+        protocol = self._protocol
+        protocol.receive_data(raw_request)
+        events = protocol.events_received()
+        if not events or not isinstance(events[0], Request):
+            self.transport.close()
+            self._closed = True
+            return False
+        response: Response = protocol.accept(events[0])
+        protocol.send_response(response)
+        self._flush()
+        if self._protocol.state is not State.OPEN:
+            self.transport.close()
+            self._closed = True
+            return False
+        return True
+
+    @property
+    def open(self) -> bool:
+        """True until a close frame was sent or the transport went away."""
+        return not self._closed and self._protocol.state is State.OPEN
+
+    def write_buffer_size(self) -> int:
+        """Bytes queued in the kernel-facing buffer: the slow-consumer signal."""
+        return self.transport.get_write_buffer_size()
+
+    def write_frames(self, frames: bytes) -> None:
+        """Write already-built frames (see :mod:`engine.frames`); the broadcast fast path."""
+        if not self._closed:
+            self.transport.write(frames)
+
+    def send_text(self, text: str) -> None:
+        """Frame and send one text message."""
+        self.write_frames(build_frame(OPCODE_TEXT, text.encode()))
+
+    def send_binary(self, data: bytes) -> None:
+        """Frame and send one binary message."""
+        self.write_frames(build_frame(OPCODE_BINARY, data))
+
+    def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
+        """Start the closing handshake; the transport is closed once the peer answers.
+
+        A peer that never answers is cut off after a short grace period, so a
+        close always completes.
+        """
+        if self._closed:
+            return
+        try:
+            self._protocol.send_close(code, reason[:120])
+        except InvalidState:
+            pass
+        self._flush()
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        loop.call_later(_CLOSE_GRACE_S, self.transport.close)
+        self._notify_close(code, reason)
+
+    def receive(self, data: bytes) -> None:
+        """Feed bytes read from the transport; dispatches complete messages."""
+        protocol = self._protocol
+        protocol.receive_data(data)
+        events = protocol.events_received()
+        for event in events:
+            if isinstance(event, Frame):
+                self._on_frame(event)
+        self._flush()
+        if protocol.close_rcvd is not None or protocol.parser_exc is not None:
+            self._on_peer_close()
+
+    def connection_lost(self) -> None:
+        """The transport is gone (EOF or error)."""
+        if self._protocol.state is not State.CLOSED:
+            self._protocol.receive_eof()
+        self._notify_close(CloseCode.ABNORMAL_CLOSURE, "transport closed")
+
+    def _on_frame(self, frame: Frame) -> None:
+        opcode = frame.opcode
+        payload = bytes(frame.data)
+        if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
+            if frame.fin:
+                self._deliver(opcode, payload)
+            else:
+                self._fragments = [payload]
+                self._fragment_opcode = opcode
+        elif opcode is Opcode.CONT and self._fragments is not None:
+            self._fragments.append(payload)
+            if frame.fin:
+                data = b"".join(self._fragments)
+                self._fragments = None
+                self._deliver(self._fragment_opcode, data)
+
+    def _deliver(self, opcode: Opcode, data: bytes) -> None:
+        if opcode is Opcode.TEXT:
+            try:
+                text = data.decode()
+            except UnicodeDecodeError:
+                self.close(CloseCode.INVALID_DATA, "invalid UTF-8 in text frame")
+                return
+            self.on_message(text)
+        else:
+            self.on_message(data)
+
+    def _on_peer_close(self) -> None:
+        protocol = self._protocol
+        received: Close | None = protocol.close_rcvd
+        if protocol.parser_exc is not None and protocol.close_sent is not None:
+            code, reason = protocol.close_sent.code, protocol.close_sent.reason
+        elif received is not None:
+            code, reason = received.code, received.reason
+        else:
+            code, reason = CloseCode.ABNORMAL_CLOSURE, "transport closed"
+        self._closed = True
+        self.transport.close()
+        self._notify_close(code, reason)
+
+    def _notify_close(self, code: int, reason: str) -> None:
+        handler = self.on_close
+        if handler is _ignore_close:
+            return
+        self.on_close = _ignore_close
+        self.on_message = _ignore_message
+        handler(code, reason)
+
+    def _flush(self) -> None:
+        for chunk in self._protocol.data_to_send():
+            if chunk:
+                self.transport.write(chunk)
+            elif not self.transport.is_closing():
+                self.transport.close()
+
+
+def _ignore_message(data: str | bytes) -> None:
+    del data
+
+
+def _ignore_close(code: int, reason: str) -> None:
+    del code, reason

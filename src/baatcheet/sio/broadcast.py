@@ -1,0 +1,171 @@
+"""The immutable broadcast operator: ``to(...).except_(...).volatile.emit(...)``.
+
+Each method returns a new operator, so a partially built target can be kept and
+reused safely (as with Node's ``BroadcastOperator``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from baatcheet._types import Room, SocketId
+from baatcheet.adapters.base import BroadcastOptions
+from baatcheet.errors import AckTimeoutError
+from baatcheet.proto.socketio import RESERVED_EVENTS, Packet, PacketType
+
+if TYPE_CHECKING:
+    from baatcheet.sio.namespace import Namespace
+
+__all__ = ["BroadcastOperator", "RemoteSocket"]
+
+RoomArg = str | Iterable[str]
+
+
+def _rooms(rooms: RoomArg) -> frozenset[Room]:
+    if isinstance(rooms, str):
+        return frozenset((Room(rooms),))
+    return frozenset(Room(room) for room in rooms)
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastOperator:
+    """A set of target sockets in one namespace, and how to send to them."""
+
+    nsp: Namespace
+    rooms: frozenset[Room] = frozenset()
+    except_rooms: frozenset[Room] = frozenset()
+    is_volatile: bool = False
+    is_local: bool = False
+    ack_timeout: float | None = None
+
+    def to(self, rooms: RoomArg) -> BroadcastOperator:
+        """Also target the sockets in ``rooms``."""
+        return replace(self, rooms=self.rooms | _rooms(rooms))
+
+    in_ = to
+
+    def except_(self, rooms: RoomArg) -> BroadcastOperator:
+        """Leave out the sockets in ``rooms``."""
+        return replace(self, except_rooms=self.except_rooms | _rooms(rooms))
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        """Drop the packet for clients that are not ready to receive it right now."""
+        return replace(self, is_volatile=True)
+
+    @property
+    def local(self) -> BroadcastOperator:
+        """Only sockets on this node (no cluster fan-out)."""
+        return replace(self, is_local=True)
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        """Time allowed for acknowledgements in :meth:`emit_with_ack`."""
+        return replace(self, ack_timeout=seconds)
+
+    @property
+    def options(self) -> BroadcastOptions:
+        """The adapter's view of this target."""
+        return BroadcastOptions(self.rooms, self.except_rooms, self.is_volatile, self.is_local)
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to every target socket; returns once every local write is issued."""
+        _check_event(event)
+        packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args])
+        self.nsp.adapter.broadcast(packet, self.options)
+
+    async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        """Send ``event`` and wait for every target client's answer.
+
+        Returns:
+            One entry per client (its first ack argument, or the list of them when it
+            sent several).
+
+        Raises:
+            AckTimeoutError: Some clients did not answer within the timeout; the answers
+                that did arrive are in ``err.partial``.
+        """
+        _check_event(event)
+        timeout = self.ack_timeout if self.ack_timeout is not None else 10.0
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        answers: list[Any] = []
+        expected: list[int] = []
+
+        def check() -> None:
+            if expected and len(answers) >= expected[0] and not done.done():
+                done.set_result(None)
+
+        def on_count(count: int) -> None:
+            expected.append(count)
+            check()
+
+        def on_ack(args: list[Any]) -> None:
+            answers.append(args[0] if len(args) == 1 else args)
+            check()
+
+        packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args], self.nsp.next_ack_id())
+        self.nsp.adapter.broadcast_with_ack(packet, self.options, on_count, on_ack)
+        try:
+            await asyncio.wait_for(asyncio.shield(done), timeout)
+        except TimeoutError:
+            raise AckTimeoutError(event, timeout, partial=list(answers)) from None
+        return answers
+
+    async def fetch_sockets(self) -> list[RemoteSocket]:
+        """The target sockets, as snapshots that can still be acted on."""
+        described = await self.nsp.adapter.fetch_sockets(self.options)
+        return [RemoteSocket(self.nsp, snapshot) for snapshot in described]
+
+    def sockets_join(self, rooms: RoomArg) -> None:
+        """Make every target socket join ``rooms``."""
+        self.nsp.adapter.add_sockets(self.options, _rooms(rooms))
+
+    def sockets_leave(self, rooms: RoomArg) -> None:
+        """Make every target socket leave ``rooms``."""
+        self.nsp.adapter.del_sockets(self.options, _rooms(rooms))
+
+    def disconnect_sockets(self, close: bool = False) -> None:
+        """Disconnect every target socket (``close``: their whole connection)."""
+        self.nsp.adapter.disconnect_sockets(self.options, close)
+
+
+class RemoteSocket:
+    """A snapshot of a socket that may live on another node, returned by ``fetch_sockets``."""
+
+    __slots__ = ("_nsp", "data", "handshake", "id", "rooms")
+
+    def __init__(self, nsp: Namespace, snapshot: dict[str, Any]) -> None:
+        self._nsp = nsp
+        self.id = SocketId(snapshot["id"])
+        self.handshake: dict[str, Any] = snapshot["handshake"]
+        self.rooms = {Room(room) for room in snapshot["rooms"]}
+        self.data: dict[str, Any] = snapshot["data"]
+
+    def _target(self) -> BroadcastOperator:
+        return BroadcastOperator(self._nsp, rooms=frozenset((Room(self.id),)))
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to this socket."""
+        self._target().emit(event, *args)
+
+    def join(self, rooms: RoomArg) -> None:
+        """Make this socket join ``rooms``."""
+        self._target().sockets_join(rooms)
+
+    def leave(self, rooms: RoomArg) -> None:
+        """Make this socket leave ``rooms``."""
+        self._target().sockets_leave(rooms)
+
+    def disconnect(self, close: bool = False) -> None:
+        """Disconnect this socket."""
+        self._target().disconnect_sockets(close)
+
+
+def _check_event(event: str) -> None:
+    if not isinstance(event, str):
+        raise TypeError(f"event name must be a str, not {type(event).__name__}")
+    if event in RESERVED_EVENTS:
+        raise ValueError(f"{event!r} is a reserved event name and cannot be emitted")

@@ -1,0 +1,210 @@
+"""Namespaces: separate channels on one connection, each with its middleware and rooms."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from baatcheet._types import Room, SocketId
+from baatcheet.adapters.base import Adapter, AdapterFactory
+from baatcheet.errors import ConnectRejected
+from baatcheet.sio.broadcast import BroadcastOperator, RemoteSocket, RoomArg
+from baatcheet.sio.socket import Socket
+
+if TYPE_CHECKING:
+    from baatcheet.sio.client import Client
+    from baatcheet.sio.handshake import Handshake
+
+__all__ = ["DynamicNamespace", "Middleware", "Namespace", "NamespaceMatcher"]
+
+log = logging.getLogger(__name__)
+
+Middleware = Callable[[Socket], Awaitable[None] | None]
+"""Runs before ``connection``; raise :class:`ConnectRejected` to refuse the socket."""
+ConnectionHandler = Callable[[Socket], Awaitable[None] | None]
+NamespaceMatcher = re.Pattern[str] | Callable[[str, dict[str, Any]], bool]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Listeners:
+    """Middleware and connection handlers, shared by a dynamic namespace's children."""
+
+    def __init__(self) -> None:
+        self.middlewares: list[Middleware] = []
+        self.connection_handlers: list[ConnectionHandler] = []
+
+    def use(self, middleware: F) -> F:
+        self.middlewares.append(middleware)
+        return middleware
+
+    def on(self, event: str, handler: F | None = None) -> Any:
+        if event not in ("connection", "connect"):
+            raise ValueError(
+                f"namespaces emit only 'connection'; register {event!r} on the socket instead"
+            )
+
+        def register(fn: F) -> F:
+            self.connection_handlers.append(fn)
+            return fn
+
+        return register(handler) if handler is not None else register
+
+
+class Namespace:
+    """One namespace (``/``, ``/chat``, …): its sockets, middleware, and adapter."""
+
+    def __init__(
+        self, name: str, adapter_factory: AdapterFactory, listeners: _Listeners | None = None
+    ) -> None:
+        self.name = name
+        self.sockets: dict[SocketId, Socket] = {}
+        """Sockets connected to this namespace on this node."""
+        self._listeners = listeners or _Listeners()
+        self.adapter: Adapter = adapter_factory(name, self.sockets)
+        self._ack_id = 0
+
+    def __repr__(self) -> str:
+        return f"<Namespace {self.name} sockets={len(self.sockets)}>"
+
+    # -- registration ------------------------------------------------------------------
+
+    def use(self, middleware: F) -> F:
+        """Add a middleware (also usable as a decorator)."""
+        return self._listeners.use(middleware)
+
+    def on(self, event: str, handler: F | None = None) -> Any:
+        """Register a ``connection`` handler (also usable as ``@nsp.on("connection")``)."""
+        return self._listeners.on(event, handler)
+
+    def next_ack_id(self) -> int:
+        """A fresh acknowledgement id, unique within this namespace."""
+        self._ack_id += 1
+        return self._ack_id
+
+    # -- connecting ----------------------------------------------------------------------
+
+    async def connect(self, client: Client, handshake: Handshake) -> Socket:
+        """Run the middleware chain, then admit the socket and run ``connection`` handlers.
+
+        Raises:
+            ConnectRejected: A middleware refused the socket.
+        """
+        socket = Socket(self, client, handshake)
+        for middleware in self._listeners.middlewares:
+            outcome = middleware(socket)
+            if inspect.isawaitable(outcome):
+                await outcome
+        if client.closed:
+            raise ConnectRejected("connection closed during middleware")
+        self.sockets[socket.id] = socket
+        socket.connected = True
+        self.adapter.add_all(socket.id, (Room(socket.id),))
+        return socket
+
+    async def run_connection_handlers(self, socket: Socket) -> None:
+        """Call every ``connection`` handler; a failing one is logged, not fatal."""
+        for handler in self._listeners.connection_handlers:
+            try:
+                outcome = handler(socket)
+                if inspect.isawaitable(outcome):
+                    await outcome
+            except Exception:
+                log.exception("connection handler of %s failed", self.name)
+
+    def remove(self, socket: Socket) -> None:
+        """Forget a socket that disconnected."""
+        self.adapter.delete_all(socket.id)
+        self.sockets.pop(socket.id, None)
+
+    # -- broadcasting --------------------------------------------------------------------
+
+    def _operator(self) -> BroadcastOperator:
+        return BroadcastOperator(self)
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to every socket in the namespace."""
+        self._operator().emit(event, *args)
+
+    def to(self, rooms: RoomArg) -> BroadcastOperator:
+        """Target the sockets in ``rooms``."""
+        return self._operator().to(rooms)
+
+    in_ = to
+
+    def except_(self, rooms: RoomArg) -> BroadcastOperator:
+        """Target everyone but the sockets in ``rooms``."""
+        return self._operator().except_(rooms)
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        """Target everyone, dropping the packet for clients not ready for it."""
+        return self._operator().volatile
+
+    @property
+    def local(self) -> BroadcastOperator:
+        """Target everyone on this node only."""
+        return self._operator().local
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        """Target everyone, for an ``emit_with_ack`` that waits ``seconds``."""
+        return self._operator().timeout(seconds)
+
+    async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        """Send to everyone and gather their answers."""
+        return await self._operator().emit_with_ack(event, *args)
+
+    async def fetch_sockets(self) -> list[RemoteSocket]:
+        """Every socket of the namespace."""
+        return await self._operator().fetch_sockets()
+
+    def sockets_join(self, rooms: RoomArg) -> None:
+        """Make every socket join ``rooms``."""
+        self._operator().sockets_join(rooms)
+
+    def sockets_leave(self, rooms: RoomArg) -> None:
+        """Make every socket leave ``rooms``."""
+        self._operator().sockets_leave(rooms)
+
+    def disconnect_sockets(self, close: bool = False) -> None:
+        """Disconnect every socket of the namespace."""
+        self._operator().disconnect_sockets(close)
+
+
+class DynamicNamespace:
+    """A family of namespaces created on demand when a client asks for a matching name."""
+
+    def __init__(self, matcher: NamespaceMatcher, adapter_factory: AdapterFactory) -> None:
+        self.matcher = matcher
+        self.children: dict[str, Namespace] = {}
+        self._listeners = _Listeners()
+        self._adapter_factory = adapter_factory
+
+    def matches(self, name: str, auth: dict[str, Any]) -> bool:
+        """True if a client may create namespace ``name`` from this family."""
+        if isinstance(self.matcher, re.Pattern):
+            return self.matcher.fullmatch(name) is not None
+        return bool(self.matcher(name, auth))
+
+    def child(self, name: str) -> Namespace:
+        """The namespace ``name``, created with this family's middleware and handlers."""
+        namespace = self.children.get(name)
+        if namespace is None:
+            namespace = Namespace(name, self._adapter_factory, self._listeners)
+            self.children[name] = namespace
+        return namespace
+
+    def use(self, middleware: F) -> F:
+        """Add a middleware to every child, present and future."""
+        return self._listeners.use(middleware)
+
+    def on(self, event: str, handler: F | None = None) -> Any:
+        """Register a ``connection`` handler for every child."""
+        return self._listeners.on(event, handler)
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to every socket of every child namespace."""
+        for namespace in self.children.values():
+            namespace.emit(event, *args)

@@ -1,0 +1,227 @@
+"""The Socket.IO server: namespaces over the Engine.IO server, on one listening port."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import re
+import ssl
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from baatcheet.adapters.adapter_memory import MemoryAdapter
+from baatcheet.adapters.base import AdapterFactory
+from baatcheet.engine.asgi_bridge import AsgiApp, Lifespan
+from baatcheet.engine.http_server import HttpConnection, Router
+from baatcheet.engine.raw_websocket import RawWebSocketEndpoint
+from baatcheet.engine.server import AllowRequest, EngineServer
+from baatcheet.engine.session import CloseReason, EngineSession, SessionHandler
+from baatcheet.errors import ConfigurationError
+from baatcheet.settings import Settings
+from baatcheet.sio.broadcast import BroadcastOperator, RemoteSocket, RoomArg
+from baatcheet.sio.client import Client
+from baatcheet.sio.namespace import DynamicNamespace, Namespace, NamespaceMatcher
+
+__all__ = ["Server"]
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Server:
+    """A Socket.IO v5 server with its own HTTP/WebSocket listener.
+
+    Args:
+        settings: Every option (port, timeouts, limits, CORS…).
+        app: An ASGI application that answers every HTTP request outside the
+            Socket.IO and plain-WebSocket paths (REST API, static files, metrics).
+        adapter_factory: Builds each namespace's adapter; the in-memory one by default.
+        allow_request: Called with each handshake request; False refuses it (403).
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        app: AsgiApp | None = None,
+        adapter_factory: AdapterFactory = MemoryAdapter,
+        allow_request: AllowRequest | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.app = app
+        self._adapter_factory = adapter_factory
+        self.namespaces: dict[str, Namespace] = {}
+        self._dynamic: list[DynamicNamespace] = []
+        self.engine = EngineServer(self.settings, self._on_engine_connection, allow_request)
+        self.raw_websocket = RawWebSocketEndpoint(
+            self.settings.cors_origins, self.settings.max_payload_bytes
+        )
+        self._listener: asyncio.Server | None = None
+        self._lifespan: Lifespan | None = None
+        self._app_state: dict[str, object] = {}
+        self._stopped = asyncio.Event()
+        self.of("/")
+
+    # -- namespaces ----------------------------------------------------------------------
+
+    def of(self, name: str | NamespaceMatcher) -> Any:
+        """The namespace ``name``, created if needed; a regex or callable makes a dynamic family."""
+        if isinstance(name, str):
+            if not name.startswith("/"):
+                name = "/" + name
+            namespace = self.namespaces.get(name)
+            if namespace is None:
+                namespace = Namespace(name, self._adapter_factory)
+                self.namespaces[name] = namespace
+            return namespace
+        family = DynamicNamespace(name, self._adapter_factory)
+        self._dynamic.append(family)
+        return family
+
+    def _lookup(self, name: str, auth: dict[str, Any]) -> Namespace | None:
+        namespace = self.namespaces.get(name)
+        if namespace is not None:
+            return namespace
+        for family in self._dynamic:
+            if family.matches(name, auth):
+                return family.child(name)
+        return None
+
+    @property
+    def main(self) -> Namespace:
+        """The ``/`` namespace, which the shortcuts below act on."""
+        return self.namespaces["/"]
+
+    def use(self, middleware: F) -> F:
+        """Add a middleware to ``/``."""
+        return self.main.use(middleware)
+
+    def on(self, event: str, handler: F | None = None) -> Any:
+        """Register a ``connection`` handler on ``/``."""
+        return self.main.on(event, handler)
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to every socket of ``/``."""
+        self.main.emit(event, *args)
+
+    def to(self, rooms: RoomArg) -> BroadcastOperator:
+        """Target rooms of ``/``."""
+        return self.main.to(rooms)
+
+    in_ = to
+
+    def except_(self, rooms: RoomArg) -> BroadcastOperator:
+        """Target ``/`` except ``rooms``."""
+        return self.main.except_(rooms)
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        """Target ``/`` for an ``emit_with_ack`` waiting ``seconds``."""
+        return self.main.timeout(seconds)
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        """Target ``/``, volatile."""
+        return self.main.volatile
+
+    @property
+    def local(self) -> BroadcastOperator:
+        """Target ``/`` on this node only."""
+        return self.main.local
+
+    async def fetch_sockets(self) -> list[RemoteSocket]:
+        """Every socket of ``/``."""
+        return await self.main.fetch_sockets()
+
+    def sockets_join(self, rooms: RoomArg) -> None:
+        """Make every socket of ``/`` join ``rooms``."""
+        self.main.sockets_join(rooms)
+
+    def sockets_leave(self, rooms: RoomArg) -> None:
+        """Make every socket of ``/`` leave ``rooms``."""
+        self.main.sockets_leave(rooms)
+
+    def disconnect_sockets(self, close: bool = False) -> None:
+        """Disconnect every socket of ``/``."""
+        self.main.disconnect_sockets(close)
+
+    # -- engine callback -----------------------------------------------------------------
+
+    def _on_engine_connection(self, session: EngineSession) -> SessionHandler:
+        return Client(session, self._lookup, self.settings.connect_timeout_ms / 1000)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful with ``port=0``)."""
+        if self._listener is None or not self._listener.sockets:
+            raise RuntimeError("the server is not listening; call start() first")
+        return int(self._listener.sockets[0].getsockname()[1])
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        settings = self.settings
+        if settings.tls_certfile is None and settings.tls_keyfile is None:
+            return None
+        if settings.tls_certfile is None or settings.tls_keyfile is None:
+            raise ConfigurationError("TLS needs both tls_certfile and tls_keyfile")
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(settings.tls_certfile, settings.tls_keyfile)
+        return context
+
+    async def start(self) -> None:
+        """Start the hosted app's lifespan, then listen."""
+        settings = self.settings
+        if self.app is not None:
+            self._lifespan = Lifespan(self.app, self._app_state)
+            await self._lifespan.startup()
+        context = self._ssl_context()
+        router = Router(
+            engine=self.engine,
+            engine_path=settings.socketio_path,
+            websocket_endpoints={settings.ws_path: self.raw_websocket},
+            app=self.app,
+            max_body_bytes=max(settings.max_payload_bytes, 1_000_000),
+        )
+        router.app_state = self._app_state
+        scheme = "https" if context is not None else "http"
+        loop = asyncio.get_running_loop()
+        self._listener = await loop.create_server(
+            lambda: HttpConnection(router, scheme),
+            host=settings.host,
+            port=settings.port,
+            ssl=context,
+            backlog=4096,
+            reuse_address=True,
+        )
+        gc.collect()
+        gc.freeze()
+        log.info("listening on %s://%s:%d", scheme, settings.host, self.port)
+
+    async def serve(self) -> None:
+        """Start, then run until :meth:`shutdown` is called."""
+        await self.start()
+        await self._stopped.wait()
+
+    async def shutdown(self, grace: float | None = None) -> None:
+        """Stop accepting, close every connection with a close frame, stop the app.
+
+        Clients see the transport close (reason ``transport close``), so their
+        reconnection logic retries, against this node once it is back or another one.
+        """
+        listener = self._listener
+        if listener is not None:
+            listener.close()
+        self.engine.close_all(CloseReason.SERVER_SHUTDOWN)
+        wait = self.settings.shutdown_grace_s if grace is None else grace
+        if listener is not None:
+            try:
+                await asyncio.wait_for(listener.wait_closed(), min(wait, 1.0))
+            except TimeoutError:
+                pass
+        for namespace in self.namespaces.values():
+            await namespace.adapter.close()
+        if self._lifespan is not None:
+            await self._lifespan.shutdown()
+        self._stopped.set()

@@ -1,0 +1,343 @@
+"""A Socket.IO socket: one client's connection to one namespace."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import secrets
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from baatcheet._types import Room, SocketId
+from baatcheet.adapters.base import AckCollector
+from baatcheet.engine.frames import PreparedMessage, prepare_message
+from baatcheet.errors import AckTimeoutError, EventError, SocketClosedError
+from baatcheet.proto.socketio import (
+    RESERVED_EVENTS,
+    Packet,
+    PacketType,
+    encode,
+    encode_event_text,
+)
+from baatcheet.sio.broadcast import BroadcastOperator, RoomArg, _rooms
+from baatcheet.sio.handshake import Handshake
+
+if TYPE_CHECKING:
+    from baatcheet.sio.client import Client
+    from baatcheet.sio.namespace import Namespace
+
+__all__ = ["EventHandler", "Socket"]
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[..., Any]
+"""Called with the event's arguments; may be async; its return value is the ack."""
+H = TypeVar("H", bound=EventHandler)
+
+_LIFECYCLE_EVENTS = frozenset({"disconnect", "disconnecting"})
+
+
+class Socket:
+    """A client connected to a namespace.
+
+    Handlers run in the order packets arrive. A synchronous handler runs inline; an
+    ``async`` one runs as its own task, so a slow handler (a database write) never
+    holds up the socket's other events.
+    """
+
+    __slots__ = (
+        "_acks",
+        "_any",
+        "_handlers",
+        "_tasks",
+        "client",
+        "connected",
+        "data",
+        "handshake",
+        "id",
+        "nsp",
+    )
+
+    def __init__(self, nsp: Namespace, client: Client, handshake: Handshake) -> None:
+        self.id = SocketId(secrets.token_urlsafe(15))
+        self.nsp = nsp
+        self.client = client
+        self.handshake = handshake
+        self.data: dict[str, Any] = {}
+        """Free space for the application (e.g. the authenticated user)."""
+        self.connected = False
+        self._handlers: dict[str, list[EventHandler]] = {}
+        self._any: list[EventHandler] = []
+        self._acks: dict[int, Callable[[list[Any]], None]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def __repr__(self) -> str:
+        return f"<Socket {self.id} {self.nsp.name}>"
+
+    # -- listening -----------------------------------------------------------------------
+
+    def on(self, event: str, handler: H | None = None) -> Any:
+        """Register ``handler`` for ``event``; also usable as ``@socket.on("event")``.
+
+        ``disconnecting`` and ``disconnect`` handlers get the reason string.
+        """
+
+        def register(fn: H) -> H:
+            self._handlers.setdefault(event, []).append(fn)
+            return fn
+
+        if handler is not None:
+            return register(handler)
+        return register
+
+    def on_any(self, handler: EventHandler) -> EventHandler:
+        """Register a catch-all ``handler(event, *args)`` for every incoming event."""
+        self._any.append(handler)
+        return handler
+
+    def off(self, event: str, handler: EventHandler | None = None) -> None:
+        """Remove one handler, or all of ``event``'s."""
+        if handler is None:
+            self._handlers.pop(event, None)
+        elif handler in self._handlers.get(event, ()):
+            self._handlers[event].remove(handler)
+
+    # -- rooms ---------------------------------------------------------------------------
+
+    @property
+    def rooms(self) -> set[Room]:
+        """The rooms this socket is in, its own id-room included."""
+        return self.nsp.adapter.socket_rooms(self.id)
+
+    def join(self, rooms: RoomArg) -> None:
+        """Join one room or several."""
+        self.nsp.adapter.add_all(self.id, _rooms(rooms))
+
+    def leave(self, room: str) -> None:
+        """Leave ``room``."""
+        self.nsp.adapter.delete(self.id, Room(room))
+
+    # -- sending -------------------------------------------------------------------------
+
+    def emit(self, event: str, *args: Any, callback: Callable[..., Any] | None = None) -> None:
+        """Send ``event`` to this client; ``callback(*answer)`` runs when it acknowledges.
+
+        Raises:
+            SocketClosedError: The socket is disconnected.
+        """
+        if event in RESERVED_EVENTS:
+            raise ValueError(f"{event!r} is a reserved event name and cannot be emitted")
+        if not self.connected:
+            raise SocketClosedError(f"socket {self.id} is disconnected; {event!r} was not sent")
+        ack_id = None
+        if callback is not None:
+            ack_id = self.nsp.next_ack_id()
+            self._acks[ack_id] = lambda answer: callback(*answer)
+        text = encode_event_text(self.nsp.name, event, args, ack_id)
+        if text is not None:
+            message = prepare_message((text,))
+        else:
+            packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args], ack_id)
+            message = prepare_message(encode(packet))
+        self.client.session.send_prepared(message)
+
+    async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> list[Any]:
+        """Send ``event`` and wait for the client's answer (its arguments, as a list).
+
+        Raises:
+            AckTimeoutError: No answer within ``timeout`` seconds (default 10).
+            SocketClosedError: The socket disconnected before answering.
+        """
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[list[Any]] = loop.create_future()
+        self._acks_pending_future(answer)
+
+        def resolve(*args: Any) -> None:
+            if not answer.done():
+                answer.set_result(list(args))
+
+        self.emit(event, *args, callback=resolve)
+        limit = 10.0 if timeout is None else timeout
+        try:
+            return await asyncio.wait_for(answer, limit)
+        except TimeoutError:
+            raise AckTimeoutError(event, limit) from None
+
+    def _acks_pending_future(self, future: asyncio.Future[list[Any]]) -> None:
+        """Fail ``future`` when the socket disconnects before the answer comes."""
+
+        def on_disconnect(reason: str) -> None:
+            if not future.done():
+                future.set_exception(SocketClosedError(f"socket disconnected ({reason})"))
+
+        self.on("disconnect", on_disconnect)
+        future.add_done_callback(lambda _: self.off("disconnect", on_disconnect))
+
+    def timeout(self, seconds: float) -> _TimedSocket:
+        """``await socket.timeout(5).emit_with_ack(...)``, as in Node."""
+        return _TimedSocket(self, seconds)
+
+    # -- broadcasting from this socket ---------------------------------------------------
+
+    def _operator(self) -> BroadcastOperator:
+        return BroadcastOperator(self.nsp, except_rooms=frozenset((Room(self.id),)))
+
+    @property
+    def broadcast(self) -> BroadcastOperator:
+        """Everyone in the namespace but this socket."""
+        return self._operator()
+
+    def to(self, rooms: RoomArg) -> BroadcastOperator:
+        """Everyone in ``rooms`` but this socket."""
+        return self._operator().to(rooms)
+
+    in_ = to
+
+    def except_(self, rooms: RoomArg) -> BroadcastOperator:
+        """Everyone but this socket and the sockets in ``rooms``."""
+        return self._operator().except_(rooms)
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        """This socket only, dropping the packet if it cannot be sent right now."""
+        return BroadcastOperator(self.nsp, rooms=frozenset((Room(self.id),)), is_volatile=True)
+
+    # -- disconnecting -------------------------------------------------------------------
+
+    def disconnect(self, close: bool = False) -> None:
+        """Leave the namespace; with ``close``, end the whole connection."""
+        if not self.connected:
+            return
+        if close:
+            self.client.close_connection()
+            return
+        self.client.send_packet(Packet(PacketType.DISCONNECT, self.nsp.name))
+        self.on_close("server namespace disconnect")
+
+    # -- adapter callbacks (Recipient) ---------------------------------------------------
+
+    def deliver(self, message: PreparedMessage, volatile: bool) -> bool:
+        """Write a prepared broadcast to this client."""
+        return self.client.session.send_prepared(message, volatile=volatile)
+
+    def expect_ack(self, ack_id: int, collector: AckCollector) -> None:
+        """Send the client's answer to ``ack_id`` to ``collector``."""
+        self._acks[ack_id] = collector
+
+    def describe(self) -> dict[str, Any]:
+        """A snapshot for ``fetch_sockets``."""
+        handshake = self.handshake
+        return {
+            "id": self.id,
+            "handshake": {
+                "headers": handshake.headers,
+                "query": handshake.query,
+                "auth": handshake.auth,
+                "address": handshake.address,
+                "time": handshake.time,
+                "issued": handshake.issued,
+                "url": handshake.url,
+                "secure": handshake.secure,
+            },
+            "rooms": sorted(self.rooms),
+            "data": self.data,
+        }
+
+    # -- incoming ------------------------------------------------------------------------
+
+    def on_event(self, event: str, args: list[Any], ack_id: int | None) -> None:
+        """Dispatch one incoming event to its handlers."""
+        for handler in self._any:
+            self._run(handler, [event, *args], None, event)
+        handlers = self._handlers.get(event)
+        if not handlers:
+            if ack_id is not None:
+                self._send_ack(
+                    ack_id,
+                    _error_answer("unknown_event", f"no handler for event {event!r}"),
+                )
+            return
+        self._run(handlers[0], args, ack_id, event)
+        for extra in handlers[1:]:
+            self._run(extra, args, None, event)
+
+    def on_ack(self, ack_id: int, args: list[Any]) -> None:
+        """The client answered one of our emits."""
+        callback = self._acks.pop(ack_id, None)
+        if callback is None:
+            log.debug("%r: ack %d matches no emit (late or duplicate)", self, ack_id)
+            return
+        callback(args)
+
+    def on_close(self, reason: str) -> None:
+        """Leave the namespace for ``reason``; runs disconnecting/disconnect handlers."""
+        if not self.connected:
+            return
+        self._fire("disconnecting", reason)
+        self.connected = False
+        self.nsp.remove(self)
+        self._acks.clear()
+        self._fire("disconnect", reason)
+
+    def _fire(self, event: str, *args: Any) -> None:
+        for handler in list(self._handlers.get(event, ())):
+            self._run(handler, list(args), None, event)
+
+    def _run(self, handler: EventHandler, args: list[Any], ack_id: int | None, event: str) -> None:
+        try:
+            result = handler(*args)
+        except Exception as exc:  # noqa: BLE001 - a handler's failure must not kill the connection
+            self._handler_failed(exc, ack_id, event)
+            return
+        if inspect.isawaitable(result):
+            task = asyncio.ensure_future(self._finish(result, ack_id, event))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        elif ack_id is not None:
+            self._send_ack(ack_id, _ack_args(result))
+
+    async def _finish(self, awaitable: Any, ack_id: int | None, event: str) -> None:
+        try:
+            result = await awaitable
+        except Exception as exc:  # noqa: BLE001 - see _run
+            self._handler_failed(exc, ack_id, event)
+            return
+        if ack_id is not None:
+            self._send_ack(ack_id, _ack_args(result))
+
+    def _handler_failed(self, exc: Exception, ack_id: int | None, event: str) -> None:
+        if isinstance(exc, EventError):
+            answer = _error_answer(exc.code, exc.message)
+        else:
+            log.exception("handler for %r on %r failed", event, self, exc_info=exc)
+            answer = _error_answer("internal", f"the server failed to handle {event!r}")
+        if ack_id is not None:
+            self._send_ack(ack_id, answer)
+
+    def _send_ack(self, ack_id: int, args: list[Any]) -> None:
+        if self.connected:
+            self.client.send_packet(Packet(PacketType.ACK, self.nsp.name, args, ack_id))
+
+
+class _TimedSocket:
+    __slots__ = ("_seconds", "_socket")
+
+    def __init__(self, socket: Socket, seconds: float) -> None:
+        self._socket = socket
+        self._seconds = seconds
+
+    async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        return await self._socket.emit_with_ack(event, *args, timeout=self._seconds)
+
+
+def _ack_args(result: Any) -> list[Any]:
+    if result is None:
+        return []
+    if isinstance(result, tuple):
+        return list(result)
+    return [result]
+
+
+def _error_answer(code: str, message: str) -> list[Any]:
+    return [{"ok": False, "error": {"code": code, "message": message}}]

@@ -1,0 +1,204 @@
+"""Persistence ports and the records they exchange.
+
+The chat layer talks to storage only through the :class:`Store` protocol below, so the
+SQLite and PostgreSQL back ends are interchangeable. Each method documents the contract a
+back end must keep; the shared test suite in ``tests/unit/store`` checks every back end
+against those contracts.
+
+Contracts common to every method:
+
+* **Atomicity.** A method either takes full effect or none: on failure it raises
+  :class:`~baatcheet.errors.StoreError` (the database is unreachable or refused the
+  write) and nothing was written.
+* **Durability.** A method returns only after its transaction committed; an
+  acknowledgement built from its result may be sent to a client.
+* **Time.** Timestamps are integer milliseconds since the epoch, assigned by the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+__all__ = [
+    "Appended",
+    "Credentials",
+    "HistoryPage",
+    "Message",
+    "NewMessage",
+    "Room",
+    "RoomKind",
+    "Store",
+    "User",
+]
+
+
+class RoomKind(StrEnum):
+    """Who may see and join a room."""
+
+    PUBLIC = "public"
+    """Listed to everyone; anyone may join."""
+    PRIVATE = "private"
+    """Visible and joinable only by its members."""
+    DIRECT = "direct"
+    """A conversation between exactly two users; created once per pair."""
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A registered account as other users see it."""
+
+    id: int
+    username: str
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """A user with the secret needed to check a login; never leaves the server."""
+
+    user: User
+    password_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Room:
+    """A room and, when asked for, its members."""
+
+    id: int
+    name: str
+    kind: RoomKind
+    members: tuple[User, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message a client asked to post; validated by the caller before it gets here."""
+
+    room_id: int
+    author: User
+    body: str
+    client_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A committed message."""
+
+    id: int
+    room_id: int
+    author: User
+    body: str
+    client_id: str
+    created_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    """What :meth:`Store.append_message` did.
+
+    ``created`` is false when ``(author, client_id)`` was already stored: ``message`` is
+    then the original, and the caller must not broadcast it a second time.
+    """
+
+    message: Message
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    """One page of a room's history, newest first."""
+
+    messages: tuple[Message, ...]
+    has_more: bool
+
+
+class Store(Protocol):
+    """Everything the chat layer persists."""
+
+    async def close(self) -> None:
+        """Flush pending writes, then release connections. Idempotent."""
+
+    async def ping(self) -> None:
+        """Return if the database answers a trivial query; raise ``StoreError`` if not."""
+
+    async def instance_secret(self, name: str) -> str:
+        """Return a random secret that stays the same across restarts of this deployment.
+
+        Created on first call. Used for the JWT key when ``Settings.jwt_secret`` is empty.
+        """
+
+    # Users -----------------------------------------------------------------------------
+
+    async def create_user(self, username: str, password_hash: str) -> User:
+        """Insert a user. Raises ``ConflictError`` if ``username`` is taken."""
+
+    async def get_credentials(self, username: str) -> Credentials | None:
+        """Return the user named ``username`` with its password hash, or ``None``."""
+
+    async def get_user(self, user_id: int) -> User | None:
+        """Return the user with this id, or ``None``."""
+
+    async def add_refresh_token(self, token_hash: str, user_id: int, expires_at_ms: int) -> None:
+        """Remember a refresh token (by its hash) until ``expires_at_ms``."""
+
+    async def rotate_refresh_token(
+        self, old_hash: str, new_hash: str, expires_at_ms: int, now_ms: int
+    ) -> User | None:
+        """Swap a live refresh token for a new one in one transaction.
+
+        Returns the token's user, or ``None`` (and changes nothing) if ``old_hash`` is
+        unknown, already used, or expired at ``now_ms``. A token can be rotated once.
+        """
+
+    # Rooms -----------------------------------------------------------------------------
+
+    async def create_room(self, name: str, kind: RoomKind, member_ids: list[int]) -> Room:
+        """Create a room with these members (duplicates ignored), returned with members.
+
+        Raises ``ConflictError`` if a member id does not exist.
+        """
+
+    async def open_direct_room(self, a: User, b: User) -> tuple[Room, bool]:
+        """Return the one direct room between ``a`` and ``b``, creating it if needed.
+
+        The flag is true when this call created it. Concurrent calls for the same pair
+        return the same room.
+        """
+
+    async def get_room(self, room_id: int, *, with_members: bool = False) -> Room | None:
+        """Return the room, or ``None`` if it does not exist."""
+
+    async def is_member(self, room_id: int, user_id: int) -> bool:
+        """Whether the user is a member of the room."""
+
+    async def add_member(self, room_id: int, user_id: int) -> None:
+        """Make the user a member; no-op if already one."""
+
+    async def remove_member(self, room_id: int, user_id: int) -> None:
+        """Remove the membership; no-op if there was none."""
+
+    async def rooms_for(self, user_id: int) -> list[Room]:
+        """Rooms the user is a member of plus every public room, ordered by id."""
+
+    async def member_room_ids(self, user_id: int) -> list[int]:
+        """Ids of the rooms the user is a member of."""
+
+    # Messages --------------------------------------------------------------------------
+
+    async def append_message(self, new: NewMessage) -> Appended:
+        """Persist a message; return once its transaction has committed.
+
+        Concurrent calls are batched into one transaction (group commit), so many
+        messages share one fsync. Ordering: messages get ids in the order the calls were
+        made, and within a room id order is history order. Idempotency: a second call
+        with the same ``(author, client_id)`` — in the same batch or any later one —
+        writes nothing and returns the original with ``created=False``. If the batch's
+        transaction fails, every call in it raises ``StoreError`` and none was written.
+        """
+
+    async def get_message(self, message_id: int) -> Message | None:
+        """Return one committed message, or ``None``."""
+
+    async def history(self, room_id: int, before: int | None, limit: int) -> HistoryPage:
+        """Up to ``limit`` messages of the room with id < ``before``, newest first."""

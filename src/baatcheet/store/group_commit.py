@@ -1,0 +1,89 @@
+"""Group commit: many concurrent writes, one transaction.
+
+Committing is the expensive part of a write (an fsync on SQLite, a round trip and a WAL
+flush on PostgreSQL). :class:`GroupCommitter` lets callers ``await submit(item)`` as if
+each item were written alone, while one background task collects the items that arrive
+within ``window_s`` of each other and hands them to ``flush`` as a single batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+from baatcheet.errors import StoreError
+
+__all__ = ["GroupCommitter"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+FlushFn = Callable[[Sequence[T]], Awaitable[Sequence[R]]]
+
+
+class GroupCommitter(Generic[T, R]):
+    """Batch items into calls of ``flush``; resolve each caller with its own result.
+
+    ``flush(batch)`` must be all-or-nothing and return one result per item, in order.
+    If it raises, every caller in that batch gets the exception (a ``StoreError`` for
+    anything that is not one already). Batches are flushed one at a time, in arrival
+    order, so item order across batches is submission order.
+    """
+
+    def __init__(self, flush: FlushFn[T, R], *, window_s: float, max_batch: int = 1000) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        self._flush = flush
+        self._window_s = window_s
+        self._max_batch = max_batch
+        self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        self._wakeup = asyncio.Event()
+        self._closed = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, item: T) -> R:
+        """Queue ``item`` and wait until the batch holding it has committed."""
+        if self._closed:
+            raise StoreError("the store is closed; no more writes are accepted")
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        self._wakeup.set()
+        # shield: a caller that gives up must not cancel a write other callers share.
+        return await asyncio.shield(future)
+
+    async def close(self) -> None:
+        """Flush what is queued, then stop the writer task. Idempotent."""
+        self._closed = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            if self._pending and self._window_s > 0 and len(self._pending) < self._max_batch:
+                # Let the writes that are already on their way join this batch.
+                await asyncio.sleep(self._window_s)
+            self._wakeup.clear()
+            while self._pending:
+                batch = self._pending[: self._max_batch]
+                del self._pending[: self._max_batch]
+                await self._flush_batch(batch)
+            if self._closed:
+                return
+
+    async def _flush_batch(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        try:
+            results = await self._flush([item for item, _ in batch])
+        except Exception as exc:  # every failure must reach the callers, never kill the loop
+            error = exc if isinstance(exc, StoreError) else StoreError(f"write failed: {exc}")
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)

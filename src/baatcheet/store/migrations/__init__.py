@@ -1,0 +1,1 @@
+"""Alembic migrations, applied programmatically by :func:`baatcheet.store.migrate.upgrade`."""

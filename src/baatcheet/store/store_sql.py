@@ -1,0 +1,468 @@
+"""The store, written once in SQLAlchemy Core for every SQL back end.
+
+Engine-specific setup (SQLite pragmas and its single writer, the PostgreSQL pool) lives in
+``store_sqlite.py`` and ``store_postgres.py``; they build the engines and hand them here.
+Reads and writes may use different engines: SQLite readers must not queue behind its one
+writer connection, while PostgreSQL uses one pool for both.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import Row, and_, delete, func, insert, or_, select, tuple_
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from baatcheet.errors import ConflictError, StoreError
+from baatcheet.store.base import (
+    Appended,
+    Credentials,
+    HistoryPage,
+    Message,
+    NewMessage,
+    Room,
+    RoomKind,
+    User,
+)
+from baatcheet.store.group_commit import GroupCommitter
+from baatcheet.store.schema import memberships, messages, meta, refresh_tokens, rooms, users
+
+__all__ = ["SqlStore", "now_ms"]
+
+_MessageKey = tuple[int, str]
+
+
+def now_ms() -> int:
+    """Wall-clock time in epoch milliseconds, the unit of every stored timestamp."""
+    return time.time_ns() // 1_000_000
+
+
+def _key(new: NewMessage) -> _MessageKey:
+    return (new.author.id, new.client_id)
+
+
+def _message(row: Row[*tuple[Any, ...]]) -> Message:
+    return Message(
+        id=row.id,
+        room_id=row.room_id,
+        author=User(row.author_id, row.username),
+        body=row.body,
+        client_id=row.client_id,
+        created_at_ms=row.created_at,
+    )
+
+
+_MESSAGE_COLUMNS = (
+    messages.c.id,
+    messages.c.room_id,
+    messages.c.author_id,
+    users.c.username,
+    messages.c.body,
+    messages.c.client_id,
+    messages.c.created_at,
+)
+
+
+class SqlStore:
+    """:class:`~baatcheet.store.base.Store` over SQLAlchemy async engines.
+
+    Args:
+        write_engine: engine for every write; for SQLite a pool of exactly one connection.
+        read_engine: engine for reads; may be ``write_engine``.
+        group_commit_window_s: how long the message writer waits to fill a batch.
+    """
+
+    def __init__(
+        self, write_engine: AsyncEngine, read_engine: AsyncEngine, group_commit_window_s: float
+    ) -> None:
+        self._write = write_engine
+        self._read = read_engine
+        self._committer: GroupCommitter[NewMessage, Appended] = GroupCommitter(
+            self._flush_messages, window_s=group_commit_window_s
+        )
+        self._closed = False
+
+    async def close(self) -> None:
+        """Flush queued messages, then dispose of both engines."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._committer.close()
+        await self._write.dispose()
+        if self._read is not self._write:
+            await self._read.dispose()
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncConnection]:
+        """One write transaction; database failures become ``StoreError``."""
+        try:
+            async with self._write.begin() as conn:
+                yield conn
+        except IntegrityError:
+            raise
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            raise StoreError(f"database unavailable: {exc.__class__.__name__}: {exc}") from exc
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self._read.connect() as conn:
+                yield conn
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            raise StoreError(f"database unavailable: {exc.__class__.__name__}: {exc}") from exc
+
+    async def ping(self) -> None:
+        """Run ``SELECT 1`` on the read engine."""
+        async with self._reading() as conn:
+            await conn.execute(select(1))
+
+    async def instance_secret(self, name: str) -> str:
+        """Keep the secret in the ``meta`` table; the first writer wins a race."""
+        key = f"secret:{name}"
+        async with self._reading() as conn:
+            value = await conn.scalar(select(meta.c.value).where(meta.c.key == key))
+        if value is not None:
+            return str(value)
+        try:
+            async with self._writing() as conn:
+                await conn.execute(insert(meta).values(key=key, value=secrets.token_urlsafe(48)))
+        except IntegrityError:
+            pass  # another node created it first; read theirs
+        async with self._reading() as conn:
+            return str(await conn.scalar(select(meta.c.value).where(meta.c.key == key)))
+
+    # Users -----------------------------------------------------------------------------
+
+    async def create_user(self, username: str, password_hash: str) -> User:
+        """Insert; the unique index on ``username`` turns a race into ``ConflictError``."""
+        try:
+            async with self._writing() as conn:
+                user_id = await conn.scalar(
+                    insert(users)
+                    .values(username=username, password_hash=password_hash, created_at=now_ms())
+                    .returning(users.c.id)
+                )
+        except IntegrityError as exc:
+            raise ConflictError(f"username {username!r} is taken; choose another") from exc
+        return User(int(user_id), username)
+
+    async def get_credentials(self, username: str) -> Credentials | None:
+        """Look the user up by exact username."""
+        async with self._reading() as conn:
+            row = (
+                await conn.execute(
+                    select(users.c.id, users.c.username, users.c.password_hash).where(
+                        users.c.username == username
+                    )
+                )
+            ).first()
+        return None if row is None else Credentials(User(row.id, row.username), row.password_hash)
+
+    async def get_user(self, user_id: int) -> User | None:
+        """Look the user up by id."""
+        async with self._reading() as conn:
+            row = (
+                await conn.execute(
+                    select(users.c.id, users.c.username).where(users.c.id == user_id)
+                )
+            ).first()
+        return None if row is None else User(row.id, row.username)
+
+    async def add_refresh_token(self, token_hash: str, user_id: int, expires_at_ms: int) -> None:
+        """Insert the token's hash."""
+        async with self._writing() as conn:
+            await conn.execute(
+                insert(refresh_tokens).values(
+                    token_hash=token_hash, user_id=user_id, expires_at=expires_at_ms
+                )
+            )
+
+    async def rotate_refresh_token(
+        self, old_hash: str, new_hash: str, expires_at_ms: int, now_ms: int
+    ) -> User | None:
+        """Delete the old row (only if live) and insert the new one in one transaction."""
+        async with self._writing() as conn:
+            user_id = await conn.scalar(
+                delete(refresh_tokens)
+                .where(refresh_tokens.c.token_hash == old_hash)
+                .where(refresh_tokens.c.expires_at > now_ms)
+                .returning(refresh_tokens.c.user_id)
+            )
+            if user_id is None:
+                return None
+            await conn.execute(
+                insert(refresh_tokens).values(
+                    token_hash=new_hash, user_id=user_id, expires_at=expires_at_ms
+                )
+            )
+            row = (
+                await conn.execute(
+                    select(users.c.id, users.c.username).where(users.c.id == user_id)
+                )
+            ).one()
+        return User(row.id, row.username)
+
+    # Rooms -----------------------------------------------------------------------------
+
+    async def _insert_room(
+        self,
+        conn: AsyncConnection,
+        name: str,
+        kind: RoomKind,
+        member_ids: Sequence[int],
+        direct_key: str | None = None,
+    ) -> int:
+        created = now_ms()
+        room_id = await conn.scalar(
+            insert(rooms)
+            .values(name=name, kind=kind.value, direct_key=direct_key, created_at=created)
+            .returning(rooms.c.id)
+        )
+        if member_ids:
+            await conn.execute(
+                insert(memberships),
+                [{"room_id": room_id, "user_id": uid, "joined_at": created} for uid in member_ids],
+            )
+        return int(room_id)
+
+    async def create_room(self, name: str, kind: RoomKind, member_ids: list[int]) -> Room:
+        """Insert the room and its memberships together."""
+        unique_ids = list(dict.fromkeys(member_ids))
+        try:
+            async with self._writing() as conn:
+                room_id = await self._insert_room(conn, name, kind, unique_ids)
+        except IntegrityError as exc:
+            raise ConflictError("a member of the new room does not exist") from exc
+        room = await self.get_room(room_id, with_members=True)
+        if room is None:
+            raise StoreError(f"room {room_id} vanished right after it was created")
+        return room
+
+    async def open_direct_room(self, a: User, b: User) -> tuple[Room, bool]:
+        """Find the pair's room by its ``direct_key``; insert it if absent."""
+        low, high = sorted((a, b), key=lambda u: u.id)
+        direct_key = f"{low.id}:{high.id}"
+        name = f"{low.username}, {high.username}"
+        created = False
+        async with self._reading() as conn:
+            room_id = await conn.scalar(select(rooms.c.id).where(rooms.c.direct_key == direct_key))
+        if room_id is None:
+            try:
+                async with self._writing() as conn:
+                    members = [low.id] if low.id == high.id else [low.id, high.id]
+                    room_id = await self._insert_room(
+                        conn, name, RoomKind.DIRECT, members, direct_key
+                    )
+                created = True
+            except IntegrityError:
+                async with self._reading() as conn:
+                    room_id = await conn.scalar(
+                        select(rooms.c.id).where(rooms.c.direct_key == direct_key)
+                    )
+        room = await self.get_room(int(room_id or 0), with_members=True)
+        if room is None:
+            raise StoreError(f"direct room {direct_key} could not be read back")
+        return room, created
+
+    async def _members(self, conn: AsyncConnection, room_ids: list[int]) -> dict[int, list[User]]:
+        found: dict[int, list[User]] = {room_id: [] for room_id in room_ids}
+        if not room_ids:
+            return found
+        result = await conn.execute(
+            select(memberships.c.room_id, users.c.id, users.c.username)
+            .join(users, users.c.id == memberships.c.user_id)
+            .where(memberships.c.room_id.in_(room_ids))
+            .order_by(memberships.c.room_id, users.c.id)
+        )
+        for row in result:
+            found[row.room_id].append(User(row.id, row.username))
+        return found
+
+    async def get_room(self, room_id: int, *, with_members: bool = False) -> Room | None:
+        """Read one room, optionally with its members ordered by user id."""
+        async with self._reading() as conn:
+            row = (
+                await conn.execute(
+                    select(rooms.c.id, rooms.c.name, rooms.c.kind).where(rooms.c.id == room_id)
+                )
+            ).first()
+            if row is None:
+                return None
+            members = None
+            if with_members:
+                members = tuple((await self._members(conn, [row.id]))[row.id])
+        return Room(row.id, row.name, RoomKind(row.kind), members)
+
+    async def is_member(self, room_id: int, user_id: int) -> bool:
+        """Primary-key lookup on ``memberships``."""
+        async with self._reading() as conn:
+            found = await conn.scalar(
+                select(memberships.c.room_id).where(
+                    and_(memberships.c.room_id == room_id, memberships.c.user_id == user_id)
+                )
+            )
+        return found is not None
+
+    async def add_member(self, room_id: int, user_id: int) -> None:
+        """Insert the membership unless it exists (a concurrent duplicate is ignored)."""
+        if await self.is_member(room_id, user_id):
+            return
+        try:
+            async with self._writing() as conn:
+                await conn.execute(
+                    insert(memberships).values(room_id=room_id, user_id=user_id, joined_at=now_ms())
+                )
+        except IntegrityError:
+            if not await self.is_member(room_id, user_id):
+                raise ConflictError(f"room {room_id} or user {user_id} does not exist") from None
+
+    async def remove_member(self, room_id: int, user_id: int) -> None:
+        """Delete the membership row if present."""
+        async with self._writing() as conn:
+            await conn.execute(
+                delete(memberships).where(
+                    and_(memberships.c.room_id == room_id, memberships.c.user_id == user_id)
+                )
+            )
+
+    async def rooms_for(self, user_id: int) -> list[Room]:
+        """Public rooms plus the user's rooms; private and direct ones carry members."""
+        mine = select(memberships.c.room_id).where(memberships.c.user_id == user_id)
+        async with self._reading() as conn:
+            rows = (
+                await conn.execute(
+                    select(rooms.c.id, rooms.c.name, rooms.c.kind)
+                    .where(or_(rooms.c.kind == RoomKind.PUBLIC.value, rooms.c.id.in_(mine)))
+                    .order_by(rooms.c.id)
+                )
+            ).all()
+            closed = [row.id for row in rows if row.kind != RoomKind.PUBLIC.value]
+            members = await self._members(conn, closed)
+        return [
+            Room(
+                row.id,
+                row.name,
+                RoomKind(row.kind),
+                tuple(members[row.id]) if row.id in members else None,
+            )
+            for row in rows
+        ]
+
+    async def member_room_ids(self, user_id: int) -> list[int]:
+        """Room ids from the ``memberships`` index on ``user_id``."""
+        async with self._reading() as conn:
+            result = await conn.scalars(
+                select(memberships.c.room_id)
+                .where(memberships.c.user_id == user_id)
+                .order_by(memberships.c.room_id)
+            )
+            return [int(room_id) for room_id in result]
+
+    # Messages --------------------------------------------------------------------------
+
+    async def append_message(self, new: NewMessage) -> Appended:
+        """Hand the message to the group committer and wait for its batch to commit."""
+        return await self._committer.submit(new)
+
+    async def _flush_messages(self, batch: Sequence[NewMessage]) -> list[Appended]:
+        try:
+            return await self._write_batch(batch)
+        except IntegrityError:
+            # Another node inserted one of our (author, client_id) keys between our read
+            # and our insert; the batch rolled back, so reading again sees their row.
+            try:
+                return await self._write_batch(batch)
+            except IntegrityError as exc:
+                raise StoreError(f"message batch rejected by the database: {exc}") from exc
+
+    async def _write_batch(self, batch: Sequence[NewMessage]) -> list[Appended]:
+        created_at = now_ms()
+        async with self._writing() as conn:
+            existing = await self._existing(conn, {_key(new) for new in batch})
+            fresh: dict[_MessageKey, NewMessage] = {}
+            for new in batch:
+                if _key(new) not in existing:
+                    fresh.setdefault(_key(new), new)
+            inserted: dict[_MessageKey, Message] = {}
+            if fresh:
+                # One executemany; insertmanyvalues returns ids in parameter order.
+                result = await conn.execute(
+                    insert(messages).returning(messages.c.id, sort_by_parameter_order=True),
+                    [
+                        {
+                            "room_id": new.room_id,
+                            "author_id": new.author.id,
+                            "body": new.body,
+                            "client_id": new.client_id,
+                            "created_at": created_at,
+                        }
+                        for new in fresh.values()
+                    ],
+                )
+                for new, message_id in zip(fresh.values(), result.scalars(), strict=True):
+                    inserted[_key(new)] = Message(
+                        id=int(message_id),
+                        room_id=new.room_id,
+                        author=new.author,
+                        body=new.body,
+                        client_id=new.client_id,
+                        created_at_ms=created_at,
+                    )
+        answers: list[Appended] = []
+        for new in batch:
+            key = _key(new)
+            if key in existing:
+                answers.append(Appended(existing[key], created=False))
+            else:
+                # Only the first of several same-key items in one batch counts as created.
+                answers.append(Appended(inserted[key], created=fresh.pop(key, None) is not None))
+        return answers
+
+    async def _existing(
+        self, conn: AsyncConnection, keys: set[_MessageKey]
+    ) -> dict[_MessageKey, Message]:
+        result = await conn.execute(
+            select(*_MESSAGE_COLUMNS)
+            .join(users, users.c.id == messages.c.author_id)
+            .where(tuple_(messages.c.author_id, messages.c.client_id).in_(list(keys)))
+        )
+        return {(row.author_id, row.client_id): _message(row) for row in result}
+
+    async def get_message(self, message_id: int) -> Message | None:
+        """Read one message with its author."""
+        async with self._reading() as conn:
+            row = (
+                await conn.execute(
+                    select(*_MESSAGE_COLUMNS)
+                    .join(users, users.c.id == messages.c.author_id)
+                    .where(messages.c.id == message_id)
+                )
+            ).first()
+        return None if row is None else _message(row)
+
+    async def history(self, room_id: int, before: int | None, limit: int) -> HistoryPage:
+        """Walk ``ix_messages_room_id_id`` backwards; fetch one extra row to learn ``has_more``."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        query = (
+            select(*_MESSAGE_COLUMNS)
+            .join(users, users.c.id == messages.c.author_id)
+            .where(messages.c.room_id == room_id)
+            .order_by(messages.c.id.desc())
+            .limit(limit + 1)
+        )
+        if before is not None:
+            query = query.where(messages.c.id < before)
+        async with self._reading() as conn:
+            rows = (await conn.execute(query)).all()
+        return HistoryPage(tuple(_message(row) for row in rows[:limit]), len(rows) > limit)
+
+    async def count_messages(self) -> int:
+        """Number of stored messages; for tests and health figures."""
+        async with self._reading() as conn:
+            return int(await conn.scalar(select(func.count()).select_from(messages)) or 0)

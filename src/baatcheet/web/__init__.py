@@ -1,0 +1,1 @@
+"""HTTP surface: REST API, health, metrics, static files and the composition root."""

@@ -1,0 +1,76 @@
+"""Fixtures every test may use: real services, the JS client driver, a running server.
+
+* ``postgres_url`` / ``redis_url`` (session): private PostgreSQL / Redis servers on free
+  loopback ports. They fail, never skip, when the software is missing.
+* ``js`` (function): a ``JsDriver`` hosting official socket.io-client sockets.
+* ``running_server`` (function): ``await running_server(**settings)`` starts a
+  ``baatcheet.sio.Server`` on a free port and shuts it down after the test.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+
+from baatcheet.settings import Settings
+from support.jsclient import JsDriver
+from support.services import postgres_server, redis_server
+
+ServerFactory = Callable[..., Awaitable[Any]]
+"""``await running_server(**settings_fields)`` → a started ``baatcheet.sio.Server``."""
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A ``postgresql+asyncpg://`` URL to an empty database for this test session.
+
+    ``BAATCHEET_TEST_POSTGRES_URL`` points the suite at an existing database instead of
+    starting a throwaway cluster.
+    """
+    existing = os.environ.get("BAATCHEET_TEST_POSTGRES_URL")
+    if existing:
+        yield existing
+        return
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A ``redis://`` URL to a private, non-persistent Redis for this test session."""
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture
+async def js() -> AsyncIterator[JsDriver]:
+    """A Node process driving official socket.io-client sockets (closed after the test)."""
+    async with JsDriver() as driver:
+        yield driver
+
+
+@pytest.fixture
+async def running_server() -> AsyncIterator[ServerFactory]:
+    """Factory starting in-process ``baatcheet.sio.Server`` instances on free ports.
+
+    ``baatcheet.sio`` is imported only when a test asks for this fixture, so the rest of
+    the suite runs while that layer is being written. Every server started is shut down
+    after the test, newest first.
+    """
+    sio = importlib.import_module("baatcheet.sio")
+    started: list[Any] = []
+
+    async def start(**settings_fields: Any) -> Any:
+        settings_fields.setdefault("port", 0)
+        server = sio.Server(Settings(**settings_fields))
+        await server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in reversed(started):
+        await server.shutdown()

@@ -1,0 +1,184 @@
+"""The Store port's written contracts, checked on every back end."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from baatcheet.errors import ConflictError, StoreError
+from baatcheet.store import NewMessage, RoomKind, Store, User
+
+
+def _name(prefix: str = "u") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:12]}"
+
+
+async def _user(store: Store) -> User:
+    return await store.create_user(_name(), "hash")
+
+
+def _message(room_id: int, author: User, body: str = "hi", client_id: str = "") -> NewMessage:
+    return NewMessage(room_id, author, body, client_id or uuid.uuid4().hex)
+
+
+async def test_a_taken_username_is_refused_with_a_conflict(store: Store) -> None:
+    name = _name()
+    await store.create_user(name, "h1")
+    with pytest.raises(ConflictError, match="taken"):
+        await store.create_user(name, "h2")
+
+
+async def test_credentials_are_found_by_exact_username(store: Store) -> None:
+    user = await store.create_user(_name(), "secret-hash")
+    found = await store.get_credentials(user.username)
+    assert found is not None
+    assert found.user == user
+    assert found.password_hash == "secret-hash"
+    assert await store.get_credentials(_name()) is None
+    assert await store.get_user(user.id) == user
+
+
+async def test_an_appended_message_is_readable_once_append_returns(store: Store) -> None:
+    author = await _user(store)
+    room = await store.create_room("general", RoomKind.PUBLIC, [author.id])
+    appended = await store.append_message(_message(room.id, author, "hello"))
+    assert appended.created
+    stored = await store.get_message(appended.message.id)
+    assert stored == appended.message
+    assert stored.body == "hello"
+    assert stored.author == author
+    assert stored.created_at_ms > 1_700_000_000_000
+
+
+async def test_a_retry_with_the_same_client_id_returns_the_original(store: Store) -> None:
+    author = await _user(store)
+    room = await store.create_room("r", RoomKind.PUBLIC, [author.id])
+    first = await store.append_message(_message(room.id, author, "once", "cid-1"))
+    again = await store.append_message(_message(room.id, author, "once", "cid-1"))
+    assert not again.created
+    assert again.message == first.message
+    page = await store.history(room.id, None, 10)
+    assert [m.id for m in page.messages] == [first.message.id]
+
+
+async def test_duplicates_inside_one_batch_are_written_once(store: Store) -> None:
+    author = await _user(store)
+    room = await store.create_room("r", RoomKind.PUBLIC, [author.id])
+    results = await asyncio.gather(
+        *(store.append_message(_message(room.id, author, "x", "same")) for _ in range(5))
+    )
+    assert len({r.message.id for r in results}) == 1
+    assert [r.created for r in results].count(True) == 1
+    assert len((await store.history(room.id, None, 10)).messages) == 1
+
+
+async def test_the_same_client_id_from_two_authors_is_two_messages(store: Store) -> None:
+    alice, bob = await _user(store), await _user(store)
+    room = await store.create_room("r", RoomKind.PUBLIC, [alice.id, bob.id])
+    a = await store.append_message(_message(room.id, alice, "a", "cid"))
+    b = await store.append_message(_message(room.id, bob, "b", "cid"))
+    assert a.created and b.created
+    assert a.message.id != b.message.id
+
+
+async def test_concurrent_appends_get_ids_in_submission_order(store: Store) -> None:
+    author = await _user(store)
+    room = await store.create_room("r", RoomKind.PUBLIC, [author.id])
+    results = await asyncio.gather(
+        *(store.append_message(_message(room.id, author, str(i))) for i in range(300))
+    )
+    ids = [r.message.id for r in results]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 300
+    page = await store.history(room.id, None, 100)
+    assert [m.body for m in page.messages] == [str(i) for i in range(299, 199, -1)]
+
+
+async def test_a_failing_batch_writes_nothing_and_fails_every_caller(store: Store) -> None:
+    author = await _user(store)
+    room = await store.create_room("r", RoomKind.PUBLIC, [author.id])
+    missing_room = 2**40
+    results = await asyncio.gather(
+        store.append_message(_message(room.id, author, "good")),
+        store.append_message(_message(missing_room, author, "bad")),
+        return_exceptions=True,
+    )
+    assert all(isinstance(r, StoreError) for r in results), results
+    assert (await store.history(room.id, None, 10)).messages == ()
+    # The writer survives the failure and commits the next batch.
+    assert (await store.append_message(_message(room.id, author, "later"))).created
+
+
+async def test_history_pages_newest_first_with_a_before_cursor(store: Store) -> None:
+    author = await _user(store)
+    room = await store.create_room("r", RoomKind.PUBLIC, [author.id])
+    for i in range(7):
+        await store.append_message(_message(room.id, author, f"m{i}"))
+    first = await store.history(room.id, None, 3)
+    assert [m.body for m in first.messages] == ["m6", "m5", "m4"]
+    assert first.has_more
+    second = await store.history(room.id, first.messages[-1].id, 3)
+    assert [m.body for m in second.messages] == ["m3", "m2", "m1"]
+    last = await store.history(room.id, second.messages[-1].id, 3)
+    assert [m.body for m in last.messages] == ["m0"]
+    assert not last.has_more
+
+
+async def test_rooms_for_lists_public_rooms_and_my_rooms_but_not_others_private(
+    store: Store,
+) -> None:
+    me, other = await _user(store), await _user(store)
+    public = await store.create_room("pub", RoomKind.PUBLIC, [other.id])
+    mine = await store.create_room("mine", RoomKind.PRIVATE, [me.id, other.id])
+    theirs = await store.create_room("theirs", RoomKind.PRIVATE, [other.id])
+    listed = {room.id: room for room in await store.rooms_for(me.id)}
+    assert public.id in listed
+    assert mine.id in listed
+    assert theirs.id not in listed
+    assert listed[mine.id].members == (me, other)
+    assert await store.member_room_ids(me.id) == [mine.id]
+
+
+async def test_membership_can_be_added_and_removed_idempotently(store: Store) -> None:
+    me = await _user(store)
+    room = await store.create_room("pub", RoomKind.PUBLIC, [])
+    assert not await store.is_member(room.id, me.id)
+    await store.add_member(room.id, me.id)
+    await store.add_member(room.id, me.id)
+    assert await store.is_member(room.id, me.id)
+    await store.remove_member(room.id, me.id)
+    await store.remove_member(room.id, me.id)
+    assert not await store.is_member(room.id, me.id)
+
+
+async def test_a_direct_room_is_the_same_room_from_either_side(store: Store) -> None:
+    alice, bob = await _user(store), await _user(store)
+    results = await asyncio.gather(
+        store.open_direct_room(alice, bob), store.open_direct_room(bob, alice)
+    )
+    (room_a, _), (room_b, _) = results
+    assert room_a.id == room_b.id
+    assert [created for _, created in results].count(True) == 1
+    assert room_a.kind is RoomKind.DIRECT
+    assert set(room_a.members or ()) == {alice, bob}
+
+
+async def test_a_refresh_token_rotates_exactly_once(store: Store) -> None:
+    user = await _user(store)
+    await store.add_refresh_token("old", user.id, expires_at_ms=2_000)
+    assert await store.rotate_refresh_token("old", "new", 3_000, now_ms=1_000) == user
+    assert await store.rotate_refresh_token("old", "newer", 3_000, now_ms=1_000) is None
+    assert await store.rotate_refresh_token("new", "x", 4_000, now_ms=3_000) is None
+
+
+async def test_the_instance_secret_is_stable(store: Store) -> None:
+    first = await store.instance_secret("jwt")
+    assert len(first) >= 32
+    assert await store.instance_secret("jwt") == first
+    assert await store.instance_secret("other") != first
+
+
+async def test_ping_answers_while_the_database_is_up(store: Store) -> None:
+    await store.ping()
