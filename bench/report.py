@@ -39,6 +39,7 @@ FANOUT_METRICS: tuple[Metric, ...] = (
     Metric("RSS per idle connection (KB)", "idle", ("kb_per_connection",), 2),
     Metric("idle connections still open", "idle", ("still_connected",)),
     Metric("generator peak core share", "fanout", ("generator_core_share_max",), 2),
+    Metric("other processes' cores @ fixed (noise)", "fanout", ("fixed", "foreign_core_share"), 2),
 )
 
 CHAT_METRICS: tuple[Metric, ...] = (
@@ -49,7 +50,8 @@ CHAT_METRICS: tuple[Metric, ...] = (
     Metric("messages per server CPU-s @ fixed", "chat", ("fixed", "messages_per_server_cpu_s")),
     Metric("unanswered sends @ fixed", "chat", ("fixed", "unanswered")),
     Metric("acked messages missing from DB", "chat", ("durability", "lost")),
-    Metric("generator peak core share", "chat", ("fixed", "generator_core_share"), 2),
+    Metric("generator core share @ fixed", "chat", ("fixed", "generator_core_share"), 2),
+    Metric("other processes' cores @ fixed (noise)", "chat", ("fixed", "foreign_core_share"), 2),
 )
 
 _PHASES = {"fanout": ("idle", "fanout"), "chat": ("chat",)}

@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 
 from baatcheet.settings import Settings
+from support.factories import ServerFactory
 from support.jsclient import JsDriver
 from support.services import postgres_server, redis_server
-
-ServerFactory = Callable[..., Awaitable[Any]]
-"""``await running_server(**settings_fields)`` → a started ``baatcheet.sio.Server``."""
-
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:

@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, expect, sync_playwright
-
 from chat_page import ChatPage
+from playwright.sync_api import Browser, BrowserContext, expect, sync_playwright
 from server_process import ServerProcess
+
 from support.paths import REPO_ROOT, SETUP_HINT
 
 WEB_DIR = REPO_ROOT / "web"

@@ -32,7 +32,7 @@ class ServerStartError(RuntimeError):
 
 
 def _baatcheet_executable() -> str:
-    """The ``baatcheet`` console script of the environment running the tests (what `uv run` runs)."""
+    """The ``baatcheet`` script of the environment running the tests (what `uv run` runs)."""
     candidate = Path(sys.executable).with_name("baatcheet")
     return str(candidate) if candidate.exists() else "baatcheet"
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import expect
-
 from chat_page import ChatPage
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 

@@ -35,7 +35,13 @@ from baatcheet.chat.receipts import ReceiptState
 from baatcheet.chat.service import ChatService
 from baatcheet.chat.shapes import message_json, room_json, user_json
 from baatcheet.chat.typing import TypingTracker
-from baatcheet.errors import AuthError, ConflictError, ConnectRejected, StoreError, TokenExpiredError
+from baatcheet.errors import (
+    AuthError,
+    ConflictError,
+    ConnectRejected,
+    StoreError,
+    TokenExpiredError,
+)
 from baatcheet.sio import Namespace, Server, Socket
 from baatcheet.store import Appended, NewMessage, Room, RoomKind, User
 

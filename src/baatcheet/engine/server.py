@@ -20,7 +20,7 @@ from baatcheet._types import EngineSid
 from baatcheet.engine.cors import OriginPolicy
 from baatcheet.engine.http import HttpRequest, Responder
 from baatcheet.engine.session import CloseReason, EngineSession, SessionHandler, TransportName
-from baatcheet.engine.websocket import WebSocketConnection
+from baatcheet.engine.websocket import WebSocketLike
 from baatcheet.proto.engineio import open_packet_data
 from baatcheet.settings import Settings
 
@@ -58,7 +58,7 @@ class Upgrader:
 
     def __init__(
         self,
-        accept: Callable[[int], WebSocketConnection | None],
+        accept: Callable[[int], WebSocketLike | None],
         reject: Callable[[int, list[tuple[bytes, bytes]], bytes], None],
     ) -> None:
         self.accept = accept

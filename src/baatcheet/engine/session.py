@@ -18,7 +18,7 @@ from typing import Protocol
 from baatcheet._types import EngineSid
 from baatcheet.engine.frames import PreparedMessage, prepare_message
 from baatcheet.engine.http import HttpRequest, Responder
-from baatcheet.engine.websocket import WebSocketConnection
+from baatcheet.engine.websocket import WebSocketLike
 from baatcheet.errors import ProtocolError
 from baatcheet.proto.engineio import (
     SEPARATOR,
@@ -113,13 +113,13 @@ class EngineSession:
         self.request = request
         """The request that opened the session (headers, query, address)."""
         self.handler: SessionHandler = _NULL_HANDLER
-        self.ws: WebSocketConnection | None = None
+        self.ws: WebSocketLike | None = None
         self.closed = False
         self._settings = settings
         self._closed_callback = closed_callback
         self._poll_queue: list[str] = []
         self._pending_get: Responder | None = None
-        self._probe: WebSocketConnection | None = None
+        self._probe: WebSocketLike | None = None
         self._heartbeat = Heartbeat(
             ping_interval=settings.ping_interval_ms / 1000,
             ping_timeout=settings.ping_timeout_ms / 1000,
@@ -141,7 +141,7 @@ class EngineSession:
         self._heartbeat.start(loop.time())
         self._schedule(loop)
 
-    def attach_websocket(self, ws: WebSocketConnection) -> None:
+    def attach_websocket(self, ws: WebSocketLike) -> None:
         """Use ``ws`` as the session's transport from the start (no polling)."""
         self.ws = ws
         ws.on_message = self._on_ws_message
@@ -197,12 +197,12 @@ class EngineSession:
             return False
         ws = self.ws
         if ws is not None:
-            buffered = ws.transport.get_write_buffer_size()
+            buffered = ws.buffered_bytes()
             if buffered > self._settings.write_buffer_high_bytes and not self._may_queue(
                 buffered, volatile
             ):
                 return False
-            ws.write_frames(message.ws)
+            ws.send_prepared(message)
             return True
         if volatile and self._pending_get is None:
             return False
@@ -222,7 +222,9 @@ class EngineSession:
             or buffered > settings.write_buffer_max_bytes
         ):
             log.info("closing slow consumer %s (%d bytes buffered)", self.sid, buffered)
-            self._terminate(CloseReason.SLOW_CONSUMER)
+            # Deferred: we may be inside a broadcast loop over the room indexes, which
+            # closing the session would change.
+            asyncio.get_running_loop().call_soon(self._terminate, CloseReason.SLOW_CONSUMER)
             return False
         return not volatile
 
@@ -352,7 +354,7 @@ class EngineSession:
 
     # -- upgrade ---------------------------------------------------------------------
 
-    def begin_upgrade(self, ws: WebSocketConnection) -> bool:
+    def begin_upgrade(self, ws: WebSocketLike) -> bool:
         """A WebSocket arrived for this polling session; False if it may not upgrade."""
         if self.ws is not None or self._probe is not None or self.closed:
             return False
@@ -378,7 +380,7 @@ class EngineSession:
         else:
             self._abandon_probe("unexpected packet during upgrade")
 
-    def _finish_upgrade(self, ws: WebSocketConnection) -> None:
+    def _finish_upgrade(self, ws: WebSocketLike) -> None:
         if self._upgrade_timer is not None:
             self._upgrade_timer.cancel()
             self._upgrade_timer = None

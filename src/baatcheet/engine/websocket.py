@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Final
+from typing import Final, Protocol
 
 from websockets.exceptions import InvalidState
 from websockets.frames import Close, CloseCode, Frame, Opcode
@@ -21,9 +21,9 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 from websockets.server import ServerProtocol
 
-from baatcheet.engine.frames import OPCODE_BINARY, OPCODE_TEXT, build_frame
+from baatcheet.engine.frames import OPCODE_BINARY, OPCODE_TEXT, PreparedMessage, build_frame
 
-__all__ = ["MessageHandler", "WebSocketConnection"]
+__all__ = ["CloseHandler", "MessageHandler", "WebSocketConnection", "WebSocketLike"]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,28 @@ CloseHandler = Callable[[int, str], None]
 """Called once when the connection is gone, with the close code and reason."""
 
 _CLOSE_GRACE_S: Final = 2.0
+
+
+class WebSocketLike(Protocol):
+    """What an Engine.IO session needs from a WebSocket, native or ASGI-hosted."""
+
+    on_message: MessageHandler
+    on_close: CloseHandler
+
+    def send_prepared(self, message: PreparedMessage) -> None:
+        """Send a prepared message (every part of it)."""
+
+    def send_text(self, text: str) -> None:
+        """Send one text message."""
+
+    def send_binary(self, data: bytes) -> None:
+        """Send one binary message."""
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Start closing; ``on_close`` runs once."""
+
+    def buffered_bytes(self) -> int:
+        """Bytes accepted but not yet handed to the network: the slow-consumer signal."""
 
 
 class WebSocketConnection:
@@ -89,12 +111,17 @@ class WebSocketConnection:
         """True until a close frame was sent or the transport went away."""
         return not self._closed and self._protocol.state is State.OPEN
 
-    def write_buffer_size(self) -> int:
-        """Bytes queued in the kernel-facing buffer: the slow-consumer signal."""
+    def buffered_bytes(self) -> int:
+        """Bytes queued in the transport's write buffer: the slow-consumer signal."""
         return self.transport.get_write_buffer_size()
 
+    def send_prepared(self, message: PreparedMessage) -> None:
+        """Write a message framed once for every recipient: the broadcast fast path."""
+        if not self._closed:
+            self.transport.write(message.ws)
+
     def write_frames(self, frames: bytes) -> None:
-        """Write already-built frames (see :mod:`engine.frames`); the broadcast fast path."""
+        """Write already-built frames."""
         if not self._closed:
             self.transport.write(frames)
 

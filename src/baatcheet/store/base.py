@@ -17,6 +17,7 @@ Contracts common to every method:
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -186,12 +187,14 @@ class Store(Protocol):
 
     # Messages --------------------------------------------------------------------------
 
-    async def append_message(self, new: NewMessage) -> Appended:
-        """Persist a message; return once its transaction has committed.
+    def append_message(self, new: NewMessage) -> Awaitable[Appended]:
+        """Persist a message; the awaitable resolves once its transaction has committed.
 
         Concurrent calls are batched into one transaction (group commit), so many
-        messages share one fsync. Ordering: messages get ids in the order the calls were
-        made, and within a room id order is history order. Idempotency: a second call
+        messages share one fsync. Ordering: the message takes its place when the method
+        is *called* (before anything is awaited); messages get ids in call order, and
+        within a room id order is history order. Abandoning the awaitable does not
+        cancel the write. Idempotency: a second call
         with the same ``(author, client_id)`` — in the same batch or any later one —
         writes nothing and returns the original with ``created=False``. If the batch's
         transaction fails, every call in it raises ``StoreError`` and none was written.

@@ -42,8 +42,13 @@ class GroupCommitter(Generic[T, R]):
         self._closed = False
         self._task: asyncio.Task[None] | None = None
 
-    async def submit(self, item: T) -> R:
-        """Queue ``item`` and wait until the batch holding it has committed."""
+    def submit(self, item: T) -> asyncio.Future[R]:
+        """Queue ``item`` now; the future resolves when the batch holding it committed.
+
+        Synchronous on purpose: the item's place in the order is fixed by this call, not
+        by when the caller gets round to awaiting. Cancelling the future does not take the
+        item out of its batch.
+        """
         if self._closed:
             raise StoreError("the store is closed; no more writes are accepted")
         if self._task is None:
@@ -51,8 +56,7 @@ class GroupCommitter(Generic[T, R]):
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
         self._wakeup.set()
-        # shield: a caller that gives up must not cancel a write other callers share.
-        return await asyncio.shield(future)
+        return future
 
     async def close(self) -> None:
         """Flush what is queued, then stop the writer task. Idempotent."""
@@ -78,6 +82,10 @@ class GroupCommitter(Generic[T, R]):
     async def _flush_batch(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         try:
             results = await self._flush([item for item, _ in batch])
+        except asyncio.CancelledError:
+            for _, future in batch:
+                future.cancel()
+            raise
         except Exception as exc:  # every failure must reach the callers, never kill the loop
             error = exc if isinstance(exc, StoreError) else StoreError(f"write failed: {exc}")
             for _, future in batch:

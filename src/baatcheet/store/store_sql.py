@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -85,21 +85,28 @@ class SqlStore:
         self._committer: GroupCommitter[NewMessage, Appended] = GroupCommitter(
             self._flush_messages, window_s=group_commit_window_s
         )
+        self._closing = False
         self._closed = False
 
     async def close(self) -> None:
         """Flush queued messages, then dispose of both engines."""
-        if self._closed:
+        if self._closing:
             return
-        self._closed = True
+        self._closing = True
         await self._committer.close()
+        self._closed = True
         await self._write.dispose()
         if self._read is not self._write:
             await self._read.dispose()
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError("the store is closed; the server is shutting down")
+
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncConnection]:
         """One write transaction; database failures become ``StoreError``."""
+        self._check_open()
         try:
             async with self._write.begin() as conn:
                 yield conn
@@ -110,6 +117,7 @@ class SqlStore:
 
     @asynccontextmanager
     async def _reading(self) -> AsyncIterator[AsyncConnection]:
+        self._check_open()
         try:
             async with self._read.connect() as conn:
                 yield conn
@@ -365,9 +373,9 @@ class SqlStore:
 
     # Messages --------------------------------------------------------------------------
 
-    async def append_message(self, new: NewMessage) -> Appended:
-        """Hand the message to the group committer and wait for its batch to commit."""
-        return await self._committer.submit(new)
+    def append_message(self, new: NewMessage) -> Awaitable[Appended]:
+        """Queue the message with the group committer; await to learn it committed."""
+        return self._committer.submit(new)
 
     async def _flush_messages(self, batch: Sequence[NewMessage]) -> list[Appended]:
         try:

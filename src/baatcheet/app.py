@@ -1,0 +1,79 @@
+"""Composition root: Settings → store → chat services → HTTP app → realtime server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.requests import Request
+
+from baatcheet.chat.handlers import register_chat
+from baatcheet.chat.service import ChatService
+from baatcheet.demo import register_demo
+from baatcheet.settings import Settings
+from baatcheet.sio import Server
+from baatcheet.web.api import api_routes
+from baatcheet.web.client_bundle import client_bundle_routes
+
+__all__ = ["RunningApp", "build_http_app", "open_app"]
+
+STATIC_DIR = Path(__file__).parent / "static"
+WEB_DIR = STATIC_DIR / "web"
+
+
+def _web_client_routes() -> list[BaseRoute]:
+    """The built React client at ``/``, or a page saying how to build it."""
+    demo = Route("/demo", lambda request: FileResponse(STATIC_DIR / "demo.html"))
+    if (WEB_DIR / "index.html").is_file():
+        return [demo, Mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")]
+
+    async def not_built(request: Request) -> Response:
+        del request
+        return PlainTextResponse(
+            "The web client is not built yet: run scripts/serve (it builds web/ with npm).",
+            status_code=503,
+        )
+
+    return [demo, Route("/", not_built)]
+
+
+def build_http_app(settings: Settings, chat: ChatService) -> Starlette:
+    """The ASGI app hosted beside the realtime endpoints (API, client bundle, web client)."""
+    routes: list[BaseRoute] = [*api_routes(chat)]
+    if settings.serve_client:
+        routes.extend(client_bundle_routes(settings))
+    routes.extend(_web_client_routes())
+    return Starlette(routes=routes)
+
+
+@dataclass(slots=True)
+class RunningApp:
+    """Everything ``baatcheet serve`` runs, for orderly shutdown."""
+
+    server: Server
+    chat: ChatService
+
+    @property
+    def url(self) -> str:
+        """Where the server listens."""
+        settings = self.server.settings
+        scheme = "https" if settings.tls_certfile else "http"
+        return f"{scheme}://{settings.host}:{self.server.port}"
+
+    async def close(self) -> None:
+        """Close connections first, then flush and close the database."""
+        await self.server.shutdown()
+        await self.chat.close()
+
+
+async def open_app(settings: Settings) -> RunningApp:
+    """Open the database and build the server (not yet listening: call ``server.start()``)."""
+    chat = await ChatService.open(settings)
+    server = Server(settings, app=build_http_app(settings, chat))
+    register_demo(server)
+    register_chat(server, chat)
+    return RunningApp(server=server, chat=chat)

@@ -1,0 +1,198 @@
+"""The JSON HTTP API under ``/api`` plus ``/healthz`` (docs/reference/chat-events.md, REST).
+
+Every failure answers ``{"error": {"code", "message"}}`` with a precise status: 400 for a
+body that is not JSON, 413 over the 1 MB body limit, 422 for a schema mismatch, 401 for
+credentials or tokens, 403/404 for rooms, 409 for a taken username, 503 when the
+database is down. Nothing here raises past the handler, so one bad request never
+affects another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from baatcheet.chat.accounts import Session
+from baatcheet.chat.codes import ErrorCode, refuse
+from baatcheet.chat.payloads import Credentials, HistoryFetch, RefreshToken, RoomCreate, parse
+from baatcheet.chat.service import ChatService
+from baatcheet.chat.shapes import message_json, room_json, user_json
+from baatcheet.errors import AuthError, ConflictError, EventError, StoreError, TokenExpiredError
+from baatcheet.store import RoomKind, User
+
+__all__ = ["MAX_BODY_BYTES", "api_routes"]
+
+MAX_BODY_BYTES = 1_000_000
+"""Largest JSON request body accepted (1 MB)."""
+
+_STATUS: dict[str, int] = {
+    ErrorCode.INVALID: 422,
+    ErrorCode.TOO_LONG: 422,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.UNAVAILABLE: 503,
+    ErrorCode.INVALID_TOKEN: 401,
+    ErrorCode.TOKEN_EXPIRED: 401,
+}
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class _HttpError(Exception):
+    """An answer other than success, raised from anywhere inside an endpoint."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    return _json({"error": {"code": code, "message": message}}, status)
+
+
+def _endpoint(handler: Endpoint) -> Endpoint:
+    """Turn every expected failure into its JSON error answer."""
+
+    async def guarded(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except _HttpError as exc:
+            return _error(exc.status, exc.code, exc.message)
+        except EventError as exc:
+            return _error(_STATUS.get(exc.code, 400), exc.code, exc.message)
+        except TokenExpiredError:
+            return _error(401, "token_expired", "token expired; refresh it")
+        except AuthError as exc:
+            return _error(401, "unauthorized", str(exc))
+        except ConflictError as exc:
+            return _error(409, "conflict", str(exc))
+        except StoreError:
+            return _error(
+                503, "unavailable", "the database is unavailable; nothing was saved, retry later"
+            )
+
+    return guarded
+
+
+async def _body(request: Request) -> Any:
+    """Read at most ``MAX_BODY_BYTES`` and parse it as JSON."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _HttpError(413, "too_large", f"request body is over {MAX_BODY_BYTES} bytes")
+    chunks = bytearray()
+    async for chunk in request.stream():
+        chunks += chunk
+        if len(chunks) > MAX_BODY_BYTES:
+            raise _HttpError(413, "too_large", f"request body is over {MAX_BODY_BYTES} bytes")
+    try:
+        return orjson.loads(chunks)
+    except orjson.JSONDecodeError as exc:
+        raise _HttpError(400, "invalid", f"request body is not valid JSON: {exc}") from None
+
+
+def _session_json(session: Session) -> dict[str, Any]:
+    return {
+        "user": user_json(session.user),
+        "accessToken": session.access_token,
+        "refreshToken": session.refresh_token,
+        "expiresAt": session.expires_at_ms,
+    }
+
+
+def api_routes(chat: ChatService) -> list[BaseRoute]:
+    """The REST routes and ``/healthz``, bound to ``chat``."""
+
+    def bearer(request: Request) -> User:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise _HttpError(401, "unauthorized", "send 'Authorization: Bearer <accessToken>'")
+        try:
+            return chat.accounts.verify(token.strip()).user
+        except TokenExpiredError:
+            raise _HttpError(401, "token_expired", "token expired; refresh it") from None
+        except AuthError:
+            raise _HttpError(401, "invalid_token", "invalid token; log in again") from None
+
+    async def register(request: Request) -> Response:
+        form = parse(Credentials, await _body(request))
+        return _json(_session_json(await chat.accounts.register(form.username, form.password)), 201)
+
+    async def login(request: Request) -> Response:
+        form = parse(Credentials, await _body(request))
+        return _json(_session_json(await chat.accounts.login(form.username, form.password)))
+
+    async def refresh(request: Request) -> Response:
+        form = parse(RefreshToken, await _body(request))
+        session = await chat.accounts.refresh(form.refreshToken)
+        answer = _session_json(session)
+        del answer["user"]
+        return _json(answer)
+
+    async def me(request: Request) -> Response:
+        claimed = bearer(request)
+        user = await chat.store.get_user(claimed.id)
+        if user is None:
+            raise _HttpError(401, "invalid_token", "the token's user no longer exists")
+        return _json({"user": user_json(user)})
+
+    async def list_rooms(request: Request) -> Response:
+        rooms = await chat.rooms.visible_to(bearer(request))
+        return _json({"rooms": [room_json(room) for room in rooms]})
+
+    async def create_room(request: Request) -> Response:
+        user = bearer(request)
+        form = parse(RoomCreate, await _body(request))
+        room = await chat.rooms.create(user, form.name, RoomKind(form.kind), form.members)
+        return _json({"room": room_json(room)}, 201)
+
+    async def history(request: Request) -> Response:
+        user = bearer(request)
+        query: dict[str, Any] = {"roomId": _query_int(request.path_params["room_id"], "id")}
+        for name in ("before", "limit"):
+            value = request.query_params.get(name)
+            if value:
+                query[name] = _query_int(value, name)
+        page = await chat.messages.history(user, parse(HistoryFetch, query))
+        return _json(
+            {
+                "messages": [message_json(message) for message in page.messages],
+                "hasMore": page.has_more,
+            }
+        )
+
+    async def healthz(_request: Request) -> Response:
+        try:
+            await chat.store.ping()
+        except StoreError:
+            return _json({"status": "unavailable"}, 503)
+        return _json({"status": "ok"})
+
+    return [
+        Route("/api/auth/register", _endpoint(register), methods=["POST"]),
+        Route("/api/auth/login", _endpoint(login), methods=["POST"]),
+        Route("/api/auth/refresh", _endpoint(refresh), methods=["POST"]),
+        Route("/api/me", _endpoint(me), methods=["GET"]),
+        Route("/api/rooms", _endpoint(list_rooms), methods=["GET"]),
+        Route("/api/rooms", _endpoint(create_room), methods=["POST"]),
+        Route("/api/rooms/{room_id}/messages", _endpoint(history), methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+
+
+def _query_int(value: str, name: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise refuse(ErrorCode.INVALID, f"{name}: {value!r} is not an integer") from None
