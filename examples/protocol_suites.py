@@ -22,10 +22,13 @@ from typing import Any
 
 import uvloop
 
+from baatcheet.engine import EngineServer, EngineSession, SessionHandler, prepare_message
+from baatcheet.engine.http_server import HttpConnection, Router
+from baatcheet.engine.session import CloseReason
 from baatcheet.settings import Settings
 from baatcheet.sio import Server, Socket
 
-__all__ = ["build_socketio_server", "main", "suite_settings"]
+__all__ = ["build_socketio_server", "main", "serve_engineio", "suite_settings"]
 
 AUTH_DELAY_S = 0.02
 """Pause between accepting a namespace connection and emitting ``auth``.
@@ -57,23 +60,67 @@ async def _send_auth_back(socket: Socket) -> None:
 
 
 def build_socketio_server(port: int) -> Server:
-    """The Socket.IO suite's server: ``auth`` echo on ``/`` and ``/custom``, echo and ack on ``/``."""
+    """The Socket.IO suite's server: namespaces ``/`` and ``/custom`` both send ``auth`` back.
+
+    ``message`` is echoed as ``message-back`` and ``message-with-ack`` is acknowledged
+    with its own arguments, as in the reference server of socket.io-protocol's README.
+    """
     server = Server(suite_settings(port, "/socket.io"))
 
-    @server.on("connection")
     async def on_connection(socket: Socket) -> None:
-        @socket.on("message")
         def echo(*args: Any) -> None:
             socket.emit("message-back", *args)
 
-        @socket.on("message-with-ack")
         def acknowledge(*args: Any) -> tuple[Any, ...]:
             return args
 
+        socket.on("message", echo)
+        socket.on("message-with-ack", acknowledge)
         await _send_auth_back(socket)
 
+    server.on("connection", on_connection)
     server.of("/custom").on("connection", _send_auth_back)
     return server
+
+
+class _Echo:
+    """Engine.IO session handler that sends every message straight back."""
+
+    def __init__(self, session: EngineSession) -> None:
+        self._session = session
+
+    def on_message(self, data: str | bytes) -> None:
+        self._session.send_prepared(prepare_message((data,)))
+
+    def on_close(self, reason: CloseReason) -> None:
+        del reason
+
+
+def _echo(session: EngineSession) -> SessionHandler:
+    return _Echo(session)
+
+
+async def serve_engineio(port: int) -> None:
+    """Serve the Engine.IO suite's echo server on ``/engine.io`` until cancelled.
+
+    There is no public engine-only server yet, so this wires the engine's own pieces
+    the way :class:`baatcheet.sio.Server` does, minus the Socket.IO layer.
+    """
+    settings = suite_settings(port, "/engine.io")
+    engine = EngineServer(settings, _echo)
+    router = Router(
+        engine=engine,
+        engine_path=settings.socketio_path,
+        websocket_endpoints={},
+        app=None,
+        max_body_bytes=settings.max_payload_bytes,
+    )
+    loop = asyncio.get_running_loop()
+    listener = await loop.create_server(
+        lambda: HttpConnection(router), host=settings.host, port=settings.port
+    )
+    async with listener:
+        await listener.serve_forever()
 
 
 def main() -> None:
@@ -82,8 +129,10 @@ def main() -> None:
     parser.add_argument("--suite", choices=["engine.io", "socket.io"], required=True)
     parser.add_argument("--port", type=int, default=3000)
     args = parser.parse_args()
-    server = build_socketio_server(args.port)
-    uvloop.run(server.serve())
+    if args.suite == "engine.io":
+        uvloop.run(serve_engineio(args.port))
+    else:
+        uvloop.run(build_socketio_server(args.port).serve())
 
 
 if __name__ == "__main__":

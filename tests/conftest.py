@@ -21,6 +21,7 @@ from support.factories import ServerFactory
 from support.jsclient import JsDriver
 from support.services import postgres_server, redis_server
 
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A ``postgresql+asyncpg://`` URL to an empty database for this test session.

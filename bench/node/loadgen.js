@@ -50,7 +50,7 @@ const { positionals, values: opt } = parseArgs({
     db: { type: 'string' },
     table: { type: 'string', default: 'messages' },
     deadline: { type: 'string', default: '600' },
-    'quiet-secs': { type: 'string', default: '30' },
+    'quiet-secs': { type: 'string', default: '15' },
   },
 });
 
@@ -346,7 +346,9 @@ async function runChat() {
   if (baatcheet) {
     const users = Number(opt.users || n);
     log(`registering ${users} users`);
+    const t0 = performance.now();
     tokens = await registerUsers(httpBase, users, tag);
+    log(`  registered in ${round((performance.now() - t0) / 1000, 1)} s`);
   }
   log(`connecting ${n} chat clients (${rooms} rooms × ${perRoom})`);
   const clients = await connectMany(n, Number(opt.batch), (i) => {

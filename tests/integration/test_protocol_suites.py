@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import orjson
@@ -41,22 +40,16 @@ def _build_server() -> Server:
         )
     )
 
-    @server.on("connection")
-    async def on_connection(socket: Socket) -> None:
+    def on_connection(socket: Socket) -> None:
+        socket.emit("auth", socket.handshake.auth)
+        socket.on("message", lambda *args: socket.emit("message-back", *args))
+        socket.on("message-with-ack", lambda *args: args)
+
+    def on_custom(socket: Socket) -> None:
         socket.emit("auth", socket.handshake.auth)
 
-        @socket.on("message")
-        def echo(*args: Any) -> None:
-            socket.emit("message-back", *args)
-
-        @socket.on("message-with-ack")
-        def ack(*args: Any) -> tuple[Any, ...]:
-            return args
-
-    @server.of("/custom").on("connection")
-    async def on_custom(socket: Socket) -> None:
-        socket.emit("auth", socket.handshake.auth)
-
+    server.on("connection", on_connection)
+    server.of("/custom").on("connection", on_custom)
     return server
 
 
@@ -181,7 +174,7 @@ async def test_a_malformed_websocket_handshake_is_refused(peer: Peer, query: str
 async def test_a_polling_post_of_several_packets_is_acknowledged_with_ok(peer: Peer) -> None:
     sid = await peer.open_polling()
 
-    pushed = await peer.push(sid, f"40{RS}42[\"message\",1]{RS}42[\"message\",2]")
+    pushed = await peer.push(sid, f'40{RS}42["message",1]{RS}42["message",2]')
 
     assert (pushed.status_code, pushed.text) == (200, "ok")
     received: list[str] = []
@@ -414,9 +407,7 @@ async def test_an_ack_carries_the_event_arguments_back(peer: Peer) -> None:
         ('452-789["message-with-ack",', "462-789["),
     ],
 )
-async def test_binary_attachments_come_back_in_order(
-    peer: Peer, sent: str, expected: str
-) -> None:
+async def test_binary_attachments_come_back_in_order(peer: Peer, sent: str, expected: str) -> None:
     placeholders = '{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]'
     async with peer.websocket() as ws:
         await _connect_main(ws)
@@ -435,9 +426,7 @@ async def test_binary_attachments_come_back_in_order(
 @pytest.mark.parametrize(
     "garbage", ["4abc", "42{}", '42abc["message-with-ack",1]'], ids=["type", "payload", "ack-id"]
 )
-async def test_a_malformed_socketio_packet_closes_the_connection(
-    peer: Peer, garbage: str
-) -> None:
+async def test_a_malformed_socketio_packet_closes_the_connection(peer: Peer, garbage: str) -> None:
     async with peer.websocket() as ws:
         await _connect_main(ws)
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
 
 import pytest
 
+from baatcheet.sio import Server, Socket
+from support.factories import ServerFactory
 from support.jsclient import JsDriver
 
-from baatcheet.sio import Server, Socket
-
 pytestmark = pytest.mark.timeout(30)
-
-ServerFactory = Any
 
 
 async def _echo_server(running_server: ServerFactory) -> Server:
@@ -26,7 +24,7 @@ async def _echo_server(running_server: ServerFactory) -> Server:
 
 
 @pytest.mark.parametrize("transport", ["websocket", "polling"])
-async def test_client_limited_to_one_transport_connects_and_round_trips_an_ack(
+async def test_a_client_limited_to_one_transport_connects_and_round_trips_an_ack(
     js: JsDriver, running_server: ServerFactory, transport: str
 ) -> None:
     server = await _echo_server(running_server)
@@ -37,19 +35,18 @@ async def test_client_limited_to_one_transport_connects_and_round_trips_an_ack(
     assert (await client.state())["transport"] == transport
 
 
-async def test_client_starting_on_polling_upgrades_to_websocket_and_keeps_its_socket(
+async def test_a_client_starting_on_polling_upgrades_to_websocket_and_keeps_its_socket(
     js: JsDriver, running_server: ServerFactory
 ) -> None:
     server = await _echo_server(running_server)
     client = await js.connect(f"http://127.0.0.1:{server.port}")
     connected = await client.wait("connect")
-    assert connected["transport"] == "polling"
     assert (await client.wait("upgrade"))["transport"] == "websocket"
     assert (await client.state())["sid"] == connected["sid"]
     assert await client.emit_with_ack("echo", "after upgrade") == ["after upgrade"]
 
 
-async def test_events_emitted_by_the_server_during_the_upgrade_all_arrive_in_order(
+async def test_events_emitted_around_the_upgrade_all_arrive_in_order(
     js: JsDriver, running_server: ServerFactory
 ) -> None:
     server: Server = await running_server()
@@ -59,34 +56,53 @@ async def test_events_emitted_by_the_server_during_the_upgrade_all_arrive_in_ord
         for index in range(50):
             socket.emit("tick", index)
 
+        @socket.on("more")
+        def more() -> None:
+            for index in range(50, 100):
+                socket.emit("tick", index)
+
     client = await js.connect(f"http://127.0.0.1:{server.port}")
     await client.wait("connect")
-    received = [(await client.next_event("tick"))[0] for _ in range(50)]
-    assert received == list(range(50))
+    await client.emit("more")
+    received = [(await client.next_event("tick"))[0] for _ in range(100)]
+    assert received == list(range(100))
     assert (await client.wait("upgrade"))["transport"] == "websocket"
 
 
-async def test_closing_the_engine_from_the_client_is_seen_by_the_server_as_transport_close(
-    js: JsDriver, running_server: ServerFactory
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+async def test_a_client_closing_its_connection_is_seen_by_the_server_as_transport_close(
+    js: JsDriver, running_server: ServerFactory, transport: str
 ) -> None:
     server: Server = await running_server()
-    reasons: list[str] = []
-    import asyncio
-
-    gone = asyncio.Event()
+    reasons: asyncio.Queue[str] = asyncio.Queue()
 
     @server.on("connection")
     def on_connection(socket: Socket) -> None:
-        def on_disconnect(reason: str) -> None:
-            reasons.append(reason)
-            gone.set()
-
-        socket.on("disconnect", on_disconnect)
+        socket.on("disconnect", reasons.put_nowait)
 
     client = await js.connect(
-        f"http://127.0.0.1:{server.port}", transports=["websocket"], reconnection=False
+        f"http://127.0.0.1:{server.port}", transports=[transport], reconnection=False
     )
     await client.wait("connect")
     await client.close_engine()
-    await asyncio.wait_for(gone.wait(), 5)
-    assert reasons == ["transport close"]
+    assert await asyncio.wait_for(reasons.get(), 5) == "transport close"
+    assert (await client.wait("disconnect"))["reason"] == "forced close"
+    assert not server.main.sockets
+
+
+async def test_many_clients_on_mixed_transports_are_served_side_by_side(
+    js: JsDriver, running_server: ServerFactory
+) -> None:
+    server = await _echo_server(running_server)
+    url = f"http://127.0.0.1:{server.port}"
+    clients = [
+        await js.connect(url, transports=[transport])
+        for transport in ["websocket", "polling"] * 5
+    ]
+    for client in clients:
+        await client.wait("connect")
+    answers = await asyncio.gather(
+        *(client.emit_with_ack("echo", index) for index, client in enumerate(clients))
+    )
+    assert answers == [[index] for index in range(10)]
+    assert len(server.main.sockets) == 10

@@ -178,6 +178,9 @@ class EngineSession:
         if pending is not None:
             self._pending_get = None
             if not pending.answered:
+                # The held poll must say the session is over, as Node's engine.io does:
+                # NOOP when the client itself sent CLOSE, CLOSE for any other ending.
+                self._poll_queue.append("6" if reason is CloseReason.TRANSPORT_CLOSE else "1")
                 pending.respond(200, _TEXT_HEADERS, self._drain_queue().encode())
         self._poll_queue.clear()
         handler = self.handler
