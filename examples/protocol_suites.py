@@ -22,9 +22,13 @@ from typing import Any
 
 import uvloop
 
-from baatcheet.engine import EngineServer, EngineSession, SessionHandler, prepare_message
+from baatcheet.engine import (
+    CloseReason,
+    EngineServer,
+    EngineSession,
+    prepare_message,
+)
 from baatcheet.engine.http_server import HttpConnection, Router
-from baatcheet.engine.session import CloseReason
 from baatcheet.settings import Settings
 from baatcheet.sio import Server, Socket
 
@@ -56,7 +60,8 @@ def suite_settings(port: int, path: str) -> Settings:
 
 async def _send_auth_back(socket: Socket) -> None:
     await asyncio.sleep(AUTH_DELAY_S)
-    socket.emit("auth", socket.handshake.auth)
+    if socket.connected:
+        socket.emit("auth", socket.handshake.auth)
 
 
 def build_socketio_server(port: int) -> Server:
@@ -96,10 +101,6 @@ class _Echo:
         del reason
 
 
-def _echo(session: EngineSession) -> SessionHandler:
-    return _Echo(session)
-
-
 async def serve_engineio(port: int) -> None:
     """Serve the Engine.IO suite's echo server on ``/engine.io`` until cancelled.
 
@@ -107,7 +108,7 @@ async def serve_engineio(port: int) -> None:
     the way :class:`baatcheet.sio.Server` does, minus the Socket.IO layer.
     """
     settings = suite_settings(port, "/engine.io")
-    engine = EngineServer(settings, _echo)
+    engine = EngineServer(settings, _Echo)
     router = Router(
         engine=engine,
         engine_path=settings.socketio_path,

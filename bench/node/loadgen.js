@@ -149,8 +149,12 @@ async function runFanout() {
   const n = Number(opt.clients);
   const hist = new Histogram();
   let delivered = 0;
+  let stale = 0;
+  let stepStartUs = 0;
   const needle = Buffer.from('"t":');
-  // Hot path: one indexOf and a digit loop per delivery, no allocation.
+  // Hot path: one indexOf and a digit loop per delivery, no allocation. A delivery of an
+  // event published before the current step (an earlier step that never drained) is
+  // counted apart, so it cannot hide a loss in this step.
   const onEvent = (buf, off) => {
     const i = buf.indexOf(needle, off);
     if (i < 0) return;
@@ -159,6 +163,10 @@ async function runFanout() {
       const c = buf[k];
       if (c < 48 || c > 57) break;
       v = v * 10 + (c - 48);
+    }
+    if (v < stepStartUs) {
+      stale += 1;
+      return;
     }
     delivered += 1;
     hist.record(nowUs() - v);
@@ -173,10 +181,14 @@ async function runFanout() {
   const frameBytes = overhead + pad.length;
   const publish = () => publisher.emitRaw(`["publish",{"t":${nowUs()},"pad":"${pad}"}]`);
 
-  /** One phase at `rate` deliveries/s; drains before returning so phases never overlap. */
+  let totalExpected = 0;
+
+  /** One phase at `rate` deliveries/s; waits (bounded) for it to drain before returning. */
   async function step(rate, secs) {
     hist.reset();
+    stepStartUs = nowUs();
     const d0 = delivered;
+    const stale0 = stale;
     let sent = 0;
     const m = await measured(async () => {
       const r = await paced(rate / n, secs, publish);
@@ -186,13 +198,15 @@ async function runFanout() {
     });
     const got = delivered - d0;
     const expected = sent * n;
+    totalExpected += expected;
     return {
       target_per_s: rate,
       secs,
       publishes: sent,
       expected,
       delivered: got,
-      lost: expected - got,
+      undelivered_after_drain: expected - got,
+      late_from_earlier_steps: stale - stale0,
       deliveries_per_s: Math.round(got / m.result.wallS),
       ...roundSummary(hist.summary()),
       server_cpu_s: round(m.serverCpuS, 3),
@@ -208,21 +222,26 @@ async function runFanout() {
   await step(fixedRate, Number(opt['warmup-secs']));
   log(`fixed ${opt['fixed-secs']} s at ${fixedRate} deliveries/s`);
   const fixed = await step(fixedRate, Number(opt['fixed-secs']));
-  log(`  p50 ${fixed.p50_ms} ms p99 ${fixed.p99_ms} ms, ${fixed.deliveries_per_server_cpu_s} deliveries/server-CPU-s, lost ${fixed.lost}, other load ${fixed.foreign_core_share} core`);
+  log(`  p50 ${fixed.p50_ms} ms p99 ${fixed.p99_ms} ms, ${fixed.deliveries_per_server_cpu_s} deliveries/server-CPU-s, undelivered ${fixed.undelivered_after_drain}, other load ${fixed.foreign_core_share} core`);
 
+  // An overloaded fixed phase leaves a backlog; let it clear (≤ 30 s) so the ramp starts clean.
+  await waitFor(() => delivered + stale >= totalExpected, 30_000);
   const ramp = [];
   let best = null;
   for (const rate of rates(opt.ramp || '20000,40000,60000,80000,100000,120000,150000,200000')) {
     const s = await step(rate, Number(opt['step-secs']));
-    s.ok = s.lost === 0 && s.p99_ms !== null && s.p99_ms < P99_LIMIT_MS;
+    s.ok = s.undelivered_after_drain === 0 && s.p99_ms !== null && s.p99_ms < P99_LIMIT_MS;
     ramp.push(s);
-    log(`  ramp ${rate}/s: got ${s.deliveries_per_s}/s p99 ${s.p99_ms} ms lost ${s.lost} gen ${s.generator_core_share} other ${s.foreign_core_share} → ${s.ok ? 'ok' : 'stop'}`);
+    log(`  ramp ${rate}/s: got ${s.deliveries_per_s}/s p99 ${s.p99_ms} ms late ${s.undelivered_after_drain} gen ${s.generator_core_share} other ${s.foreign_core_share} → ${s.ok ? 'ok' : 'stop'}`);
     if (!s.ok) break;
     best = s;
   }
+  // Anything still missing after a last 10 s grace period was lost, not just late.
+  await waitFor(() => delivered + stale >= totalExpected, 10_000);
   for (const c of clients) c.close();
   return {
     scenario: 'fanout',
+    lost_whole_run: totalExpected - delivered - stale,
     clients: n,
     other_load_before: quietBefore,
     frame_bytes: frameBytes,
@@ -302,6 +321,10 @@ async function runChat() {
   const ackedIds = [];
   let acked = 0;
   let refused = 0;
+  let lateAcks = 0;
+  let lateDeliveries = 0;
+  let stepStartUs = 0;
+  const deliveryHist = new Histogram();
   let deliveries = 0;
   const newTag = Buffer.from('"message:new"');
   const tag = Date.now().toString(36);
@@ -323,6 +346,11 @@ async function runChat() {
       pending(arg);
       return;
     }
+    if (pending < stepStartUs) {
+      lateAcks += 1;
+      if (arg && arg.ok) ackedIds.push(arg.id);
+      return;
+    }
     hist.record(nowUs() - pending);
     if (arg && arg.ok) {
       acked += 1;
@@ -331,8 +359,24 @@ async function runChat() {
       refused += 1;
     }
   };
+  const bodyNeedle = Buffer.from('"body":"');
+  // A message's body starts with its send time in µs, so a delivery can be timed and one
+  // from an earlier, undrained step told apart, without parsing the JSON.
   const onEvent = (buf, off) => {
-    if (buf.indexOf(newTag, off) === off + 1) deliveries += 1;
+    if (buf.indexOf(newTag, off) !== off + 1) return;
+    const i = buf.indexOf(bodyNeedle, off);
+    let v = 0;
+    for (let k = i + bodyNeedle.length; i >= 0 && k < buf.length; k += 1) {
+      const c = buf[k];
+      if (c < 48 || c > 57) break;
+      v = v * 10 + (c - 48);
+    }
+    if (v < stepStartUs) {
+      lateDeliveries += 1;
+      return;
+    }
+    deliveries += 1;
+    deliveryHist.record(nowUs() - v);
   };
   const call = (client, event, payload) =>
     new Promise((resolve) => {
@@ -344,15 +388,20 @@ async function runChat() {
   const httpBase = opt.url.replace(/^ws/, 'http');
   let tokens = null;
   if (baatcheet) {
-    const users = Number(opt.users || n);
+    const users = Math.max(rooms, Number(opt.users || n));
     log(`registering ${users} users`);
     const t0 = performance.now();
     tokens = await registerUsers(httpBase, users, tag);
     log(`  registered in ${round((performance.now() - t0) / 1000, 1)} s`);
   }
   log(`connecting ${n} chat clients (${rooms} rooms × ${perRoom})`);
+  // A user's sockets all stay in one room: Baatcheet delivers a room's messages to every
+  // socket of every member, so a user spread over several rooms would multiply deliveries
+  // and the load would no longer match the Node server's (10 deliveries per message).
+  const usersPerRoom = tokens ? Math.max(1, Math.floor(tokens.length / rooms)) : 1;
+  const userOf = (i) => Math.floor(i / perRoom) * usersPerRoom + ((i % perRoom) % usersPerRoom);
   const clients = await connectMany(n, Number(opt.batch), (i) => {
-    const auth = baatcheet ? { token: tokens[i % tokens.length] } : { room: Math.floor(i / perRoom) + 1 };
+    const auth = baatcheet ? { token: tokens[userOf(i)] } : { room: Math.floor(i / perRoom) + 1 };
     const c = new SioClient(opt.url, { nsp: '/chat', auth, onAck, onEvent });
     c.pending = new Map();
     return c;
@@ -380,14 +429,19 @@ async function runChat() {
     const i = seq % n;
     const c = clients[i];
     const id = c.nextAckId++;
-    c.pending.set(id, nowUs());
-    const body = `hello from client ${i}, message ${seq}`;
+    const t = nowUs();
+    c.pending.set(id, t);
+    const body = `${t} hello from client ${i}, message ${seq}`;
     c.emitRaw(JSON.stringify(['message:send', { roomId: roomIds[Math.floor(i / perRoom)], body, clientId: `${tag}-${seq}` }]), id);
     seq += 1;
   };
 
   async function step(rate, secs) {
     hist.reset();
+    deliveryHist.reset();
+    stepStartUs = nowUs();
+    const late0 = lateAcks;
+    const lateDeliveries0 = lateDeliveries;
     const a0 = acked + refused;
     const acked0 = acked;
     const d0 = deliveries;
@@ -406,10 +460,13 @@ async function runChat() {
       acked: gotAcks,
       refused: acked + refused - a0 - gotAcks,
       unanswered: sent - (acked + refused - a0),
+      late_acks_from_earlier_steps: lateAcks - late0,
       acked_per_s: Math.round(gotAcks / m.result.wallS),
       deliveries: deliveries - d0,
       expected_deliveries: gotAcks * perRoom,
       deliveries_per_s: Math.round((deliveries - d0) / m.result.wallS),
+      late_deliveries_from_earlier_steps: lateDeliveries - lateDeliveries0,
+      delivery_latency: roundSummary(deliveryHist.summary()),
       ...roundSummary(hist.summary()),
       server_cpu_s: round(m.serverCpuS, 3),
       messages_per_server_cpu_s: m.serverCpuS > 0 ? Math.round(gotAcks / m.serverCpuS) : null,
@@ -425,6 +482,8 @@ async function runChat() {
   log(`fixed ${opt['fixed-secs']} s at ${fixedRate} msg/s`);
   const fixed = await step(fixedRate, Number(opt['fixed-secs']));
   log(`  ack p50 ${fixed.p50_ms} ms p99 ${fixed.p99_ms} ms, ${fixed.deliveries_per_s} deliveries/s`);
+  // An overloaded fixed phase leaves a backlog; let it clear (≤ 30 s) so the ramp starts clean.
+  await waitFor(() => clients.every((c) => c.pending.size === 0), 30_000);
   const ramp = [];
   let best = null;
   for (const rate of rates(opt.ramp || '1000,2000,3000,4000,6000,8000,10000,12000')) {
@@ -435,8 +494,10 @@ async function runChat() {
     if (!s.ok) break;
     best = s;
   }
-  // Let stragglers from the last step land before checking the database.
-  await waitFor(() => clients.every((c) => c.pending.size === 0), DRAIN_MS);
+  // Let stragglers land (10 s grace) before checking the database; what is still
+  // pending after that was never answered.
+  await waitFor(() => clients.every((c) => c.pending.size === 0), 10_000);
+  const unanswered = clients.reduce((sum, c) => sum + c.pending.size, 0);
   for (const c of clients) c.close();
 
   return {
@@ -449,6 +510,7 @@ async function runChat() {
     max_acked_per_s: best ? best.acked_per_s : 0,
     max_target_per_s: best ? best.target_per_s : 0,
     ramp_capped: best !== null && best === ramp[ramp.length - 1],
+    unanswered_whole_run: unanswered,
     durability: verifyDurability(ackedIds),
   };
 }

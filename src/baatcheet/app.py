@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.requests import Request
 
 from baatcheet.chat.handlers import register_chat
 from baatcheet.chat.service import ChatService

@@ -23,6 +23,7 @@ import uvloop
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
+from baatcheet.app import open_app
 from baatcheet.errors import BaatcheetError
 from baatcheet.settings import Settings
 
@@ -54,8 +55,10 @@ def _add_field(parser: argparse.ArgumentParser, name: str, field: FieldInfo) -> 
         )
     elif typing.get_origin(kind) is list:
         parser.add_argument(
-            _flag(name), type=lambda text: [item for item in text.split(",") if item],
-            default=None, help=help_text + "; comma-separated",
+            _flag(name),
+            type=lambda text: [item for item in text.split(",") if item],
+            default=None,
+            help=help_text + "; comma-separated",
         )
     elif isinstance(kind, type) and issubclass(kind, Enum):
         parser.add_argument(
@@ -108,8 +111,6 @@ def _settings_from(args: argparse.Namespace) -> Settings:
 
 
 async def _serve(settings: Settings) -> None:
-    from baatcheet.app import open_app
-
     running = await open_app(settings)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

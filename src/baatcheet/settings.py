@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["SlowConsumerPolicy", "Settings"]
+__all__ = ["Settings", "SlowConsumerPolicy"]
 
 
 class SlowConsumerPolicy(StrEnum):
@@ -76,7 +76,9 @@ class Settings(BaseSettings):
     tls_keyfile: Path | None = Field(None, description="PEM private key for tls_certfile.")
     database_url: str = Field(
         "sqlite+aiosqlite:///data/baatcheet.db",
-        description="SQLAlchemy URL; SQLite file by default, postgresql+asyncpg://… for production.",
+        description=(
+            "SQLAlchemy URL; a SQLite file by default, postgresql+asyncpg://… in production."
+        ),
     )
     jwt_secret: str = Field(
         "",

@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from chat_page import ChatPage
 from playwright.sync_api import Browser, BrowserContext, expect, sync_playwright
-from server_process import ServerProcess
 
+from e2e.chat_page import ChatPage
+from e2e.server_process import ServerProcess
 from support.paths import REPO_ROOT, SETUP_HINT
 
 WEB_DIR = REPO_ROOT / "web"
@@ -66,9 +66,15 @@ def web_build() -> Path:
 
 
 @pytest.fixture
-def server(web_build: Path, tmp_path: Path) -> Iterator[ServerProcess]:
+def server_env() -> dict[str, str]:
+    """Extra ``BAATCHEET_*`` variables for ``server``; a module overrides it to change settings."""
+    return {}
+
+
+@pytest.fixture
+def server(web_build: Path, tmp_path: Path, server_env: dict[str, str]) -> Iterator[ServerProcess]:
     """A running ``baatcheet serve`` with an empty database, stopped after the test."""
-    process = ServerProcess(tmp_path)
+    process = ServerProcess(tmp_path, server_env)
     process.start()
     try:
         yield process

@@ -42,9 +42,11 @@ class ServerProcess:
 
     Args:
         data_dir: Folder for the database and the server log; kept across restarts.
+        env: Extra ``BAATCHEET_*`` settings for this server, e.g. a short token lifetime.
     """
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        self._extra_env = dict(env or {})
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._data_dir = data_dir
@@ -61,6 +63,7 @@ class ServerProcess:
             "BAATCHEET_DATABASE_URL": f"sqlite+aiosqlite:///{self._data_dir / 'db.sqlite'}",
             "BAATCHEET_JWT_SECRET": JWT_SECRET,
             "BAATCHEET_SHUTDOWN_GRACE_S": "0.5",
+            **self._extra_env,
         }
         self._log = self._log_path.open("ab")
         self._process = subprocess.Popen(

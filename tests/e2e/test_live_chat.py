@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from chat_page import ChatPage
 from playwright.sync_api import expect
+
+from e2e.chat_page import ChatPage
 
 pytestmark = pytest.mark.browser
 
@@ -82,3 +83,16 @@ def test_a_direct_message_reaches_the_other_user_without_a_shared_room(
 
     alice.open_room("bob")
     expect(alice.message("psst, alice")).to_be_visible()
+
+
+def test_switching_rooms_shows_only_the_chosen_rooms_messages(new_user: NewUser) -> None:
+    alice = new_user()
+    alice.register("alice")
+    alice.create_room("cats")
+    alice.send("meow")
+    alice.create_room("dogs")
+    alice.send("woof")
+
+    expect(alice.bodies).to_have_text(["woof"])
+    alice.open_room("cats")
+    expect(alice.bodies).to_have_text(["meow"])

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from chat_page import ChatPage
 from playwright.sync_api import expect
-from server_process import ServerProcess
+
+from e2e.chat_page import ChatPage
+from e2e.server_process import ServerProcess
 
 pytestmark = pytest.mark.browser
 
@@ -53,12 +54,17 @@ def test_a_message_queued_offline_survives_a_page_reload(
     alice = new_user()
     alice.register("alice")
     alice.create_room("drafts")
-
     server.stop()
     expect(alice.status).not_to_have_attribute("data-status", "connected")
     alice.send("do not lose me")
+
+    # The page itself must load again, but its socket must not get through yet.
+    server.start()
+    alice.page.route("**/socket.io/**", lambda route: route.abort())
     alice.page.reload()
     expect(alice.message("do not lose me")).to_have_attribute("data-state", "sending")
+    expect(alice.status).not_to_have_attribute("data-status", "connected")
 
-    server.start()
+    alice.page.unroute("**/socket.io/**")
     expect(alice.message("do not lose me")).to_have_attribute("data-state", "sent", timeout=20_000)
+    expect(alice.message("do not lose me")).to_have_count(1)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from chat_page import ChatPage
 from playwright.sync_api import expect
+
+from e2e.chat_page import ChatPage
 
 pytestmark = pytest.mark.browser
 

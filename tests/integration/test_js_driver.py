@@ -80,6 +80,16 @@ async def test_emit_with_ack_raises_ack_timeout_when_the_server_never_answers(
         await client.emit_with_ack("silent", 1, timeout=0.2)
 
 
+async def test_ack_timeout_option_applies_to_every_emit_with_ack(
+    js: JsDriver, node_url: str
+) -> None:
+    client = await js.connect(node_url, transports=["websocket"], ack_timeout=200)
+    await client.wait("connect")
+    assert await client.emit_with_ack("echo", "still answered") == ["still answered"]
+    with pytest.raises(AckTimeoutError, match=r"within 0\.2s"):
+        await client.emit_with_ack("silent")
+
+
 async def test_plain_emit_reaches_every_client_of_the_namespace(
     js: JsDriver, node_url: str
 ) -> None:

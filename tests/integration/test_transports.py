@@ -16,9 +16,10 @@ pytestmark = pytest.mark.timeout(30)
 async def _echo_server(running_server: ServerFactory) -> Server:
     server: Server = await running_server()
 
-    @server.on("connection")
     def on_connection(socket: Socket) -> None:
         socket.on("echo", lambda *args: args)
+
+    server.on("connection", on_connection)
 
     return server
 
@@ -51,15 +52,17 @@ async def test_events_emitted_around_the_upgrade_all_arrive_in_order(
 ) -> None:
     server: Server = await running_server()
 
-    @server.on("connection")
     def on_connection(socket: Socket) -> None:
         for index in range(50):
             socket.emit("tick", index)
 
-        @socket.on("more")
         def more() -> None:
             for index in range(50, 100):
                 socket.emit("tick", index)
+
+        socket.on("more", more)
+
+    server.on("connection", on_connection)
 
     client = await js.connect(f"http://127.0.0.1:{server.port}")
     await client.wait("connect")
@@ -76,9 +79,10 @@ async def test_a_client_closing_its_connection_is_seen_by_the_server_as_transpor
     server: Server = await running_server()
     reasons: asyncio.Queue[str] = asyncio.Queue()
 
-    @server.on("connection")
     def on_connection(socket: Socket) -> None:
         socket.on("disconnect", reasons.put_nowait)
+
+    server.on("connection", on_connection)
 
     client = await js.connect(
         f"http://127.0.0.1:{server.port}", transports=[transport], reconnection=False
@@ -96,8 +100,7 @@ async def test_many_clients_on_mixed_transports_are_served_side_by_side(
     server = await _echo_server(running_server)
     url = f"http://127.0.0.1:{server.port}"
     clients = [
-        await js.connect(url, transports=[transport])
-        for transport in ["websocket", "polling"] * 5
+        await js.connect(url, transports=[transport]) for transport in ["websocket", "polling"] * 5
     ]
     for client in clients:
         await client.wait("connect")

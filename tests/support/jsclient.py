@@ -87,9 +87,11 @@ class JsClient:
     does); call ``wait("connect")`` before assuming it is connected.
     """
 
-    def __init__(self, driver: JsDriver, client_id: str) -> None:
+    def __init__(self, driver: JsDriver, client_id: str, ack_timeout: float | None) -> None:
         self.driver = driver
         self.id = client_id
+        self.ack_timeout = ack_timeout
+        """The ``ackTimeout`` option in seconds, if the client was created with one."""
         self.history: list[Report] = []
         """Every report about this client, in arrival order (never consumed)."""
         self._unseen: list[Report] = []
@@ -179,10 +181,12 @@ class JsClient:
         reply = await self.driver.command(
             "emit", id=self.id, event=event, args=list(args), ack=True, timeout=timeout_ms
         )
-        wait_for = (timeout or 0) + self.driver.default_timeout
-        report = await self.wait("ack", wait_for, req=reply["req"])
+        limit = timeout if timeout is not None else self.ack_timeout
+        report = await self.wait(
+            "ack", (limit or 0) + self.driver.default_timeout, req=reply["req"]
+        )
         if "error" in report:
-            raise AckTimeoutError(event, timeout if timeout is not None else 0.0)
+            raise AckTimeoutError(event, limit or 0.0)
         result: list[Any] = report["args"]
         return result
 
@@ -318,9 +322,11 @@ class JsDriver:
         name = client_id if client_id is not None else f"c{next(self._names)}"
         if name in self._clients:
             raise ValueError(f"client id {name!r} is already used by this driver")
-        client = JsClient(self, name)
-        self._clients[name] = client
         js_opts = {_camel(key): value for key, value in opts.items()}
+        ack_timeout_ms = js_opts.get("ackTimeout")
+        ack_timeout = None if ack_timeout_ms is None else ack_timeout_ms / 1000
+        client = JsClient(self, name, ack_timeout)
+        self._clients[name] = client
         await self.command("connect", id=name, url=url, opts=js_opts)
         return client
 

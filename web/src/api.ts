@@ -29,7 +29,11 @@ async function postJson<T>(path: string, body: unknown): Promise<T> {
       body: JSON.stringify(body),
     });
   } catch {
-    throw new ApiError(0, "network", "Cannot reach the server. Check your connection and try again.");
+    throw new ApiError(
+      0,
+      "network",
+      "Cannot reach the server. Check your connection and try again.",
+    );
   }
   const data: unknown = await response.json().catch(() => null);
   if (!response.ok) {

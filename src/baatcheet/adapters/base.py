@@ -25,12 +25,15 @@ from baatcheet._types import Room, SocketId
 from baatcheet.engine.frames import PreparedMessage
 from baatcheet.proto.socketio import Packet
 
-__all__ = ["Adapter", "AdapterFactory", "AckCollector", "BroadcastOptions", "Recipient"]
+__all__ = ["AckCollector", "Adapter", "AdapterFactory", "BroadcastOptions", "Recipient"]
 
 
 @dataclass(frozen=True, slots=True)
 class BroadcastOptions:
-    """Who a broadcast goes to: sockets in any of ``rooms`` (all if empty) but not in ``except_rooms``."""
+    """Who a broadcast goes to.
+
+    Sockets in any of ``rooms`` (every socket if empty) but in none of ``except_rooms``.
+    """
 
     rooms: frozenset[Room] = frozenset()
     except_rooms: frozenset[Room] = frozenset()

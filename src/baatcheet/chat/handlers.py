@@ -85,6 +85,7 @@ class _ChatNamespace:
         self._chat = chat
         self._by_user: dict[int, dict[SocketId, _Session]] = {}
         self._typing = TypingTracker(chat.settings.typing_expiry_ms / 1000, self._typing_changed)
+        chat.rooms.on_created(self._room_created)
         self._methods: dict[str, _Method] = {
             "rooms:list": self._rooms_list,
             "room:create": self._room_create,
@@ -198,14 +199,15 @@ class _ChatNamespace:
             await self._chat.rooms.require_member(session.user, room_id)
             self._enter(session, room_id)
 
-    def _announce_room(self, room: Room, members: list[User], actor: _Session) -> None:
-        """Put every local socket of ``members`` in the room and tell them it exists."""
+    def _room_created(self, room: Room, actor: User) -> None:
+        """Put the members' local sockets in a new room and tell the others it exists."""
+        members = list(room.members or ())
         for member in members:
-            for other in self._sessions_of(member.id):
-                self._enter(other, room.id)
-        keys = [_user_key(member.id) for member in members]
-        if keys:
-            self._nsp.to(keys).except_(actor.socket.id).emit("room:updated", room_json(room))
+            for session in self._sessions_of(member.id):
+                self._enter(session, room.id)
+        others = [_user_key(member.id) for member in members if member.id != actor.id]
+        if others:
+            self._nsp.to(others).emit("room:updated", room_json(room))
 
     # -- event plumbing ------------------------------------------------------------------
 
@@ -238,7 +240,6 @@ class _ChatNamespace:
         room = await self._chat.rooms.create(
             session.user, request.name, RoomKind(request.kind), request.members
         )
-        self._announce_room(room, list(room.members or ()), session)
         return {"room": room_json(room)}
 
     async def _room_join(self, session: _Session, payload: Any) -> _Answer:
@@ -257,12 +258,9 @@ class _ChatNamespace:
 
     async def _dm_open(self, session: _Session, payload: Any) -> _Answer:
         request = parse(DmOpen, payload)
-        room, peer, created = await self._chat.rooms.open_direct(session.user, request.username)
-        if created:
-            self._announce_room(room, [session.user, peer], session)
-        else:
-            for own in self._sessions_of(session.user.id):
-                self._enter(own, room.id)
+        room, _peer, _created = await self._chat.rooms.open_direct(session.user, request.username)
+        for own in self._sessions_of(session.user.id):
+            self._enter(own, room.id)
         return {"room": room_json(room)}
 
     async def _message_send(self, session: _Session, payload: Any) -> _Answer:

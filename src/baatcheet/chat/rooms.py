@@ -8,10 +8,15 @@ public room.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from baatcheet.chat.codes import ErrorCode, refuse
 from baatcheet.store import Room, RoomKind, Store, User
 
-__all__ = ["Rooms"]
+__all__ = ["RoomCreated", "Rooms"]
+
+RoomCreated = Callable[[Room, User], None]
+"""Called with a new room (members included) and the user who made it."""
 
 
 class Rooms:
@@ -19,6 +24,19 @@ class Rooms:
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._created: list[RoomCreated] = []
+
+    def on_created(self, listener: RoomCreated) -> None:
+        """Call ``listener`` after each room is created, whether by socket or REST.
+
+        This is how the socket layer puts the members' live sockets in a room without
+        this module knowing about sockets.
+        """
+        self._created.append(listener)
+
+    def _announce(self, room: Room, actor: User) -> None:
+        for listener in self._created:
+            listener(room, actor)
 
     async def visible_to(self, user: User) -> list[Room]:
         """Rooms the user is in plus every public room."""
@@ -34,7 +52,9 @@ class Rooms:
             if found is None:
                 raise refuse(ErrorCode.NOT_FOUND, f"members: no user named {username!r}")
             member_ids.append(found.user.id)
-        return await self._store.create_room(name, kind, member_ids)
+        room = await self._store.create_room(name, kind, member_ids)
+        self._announce(room, creator)
+        return room
 
     async def join(self, user: User, room_id: int) -> Room:
         """Enter a public room (becoming a member) or a room one is a member of."""
@@ -60,6 +80,8 @@ class Rooms:
         if found is None:
             raise refuse(ErrorCode.NOT_FOUND, f"username: no user named {username!r}")
         room, created = await self._store.open_direct_room(user, found.user)
+        if created:
+            self._announce(room, user)
         return room, found.user, created
 
     async def require_member(self, user: User, room_id: int) -> Room:

@@ -67,9 +67,7 @@ def prepare_message(parts: list[str | bytes] | tuple[str | bytes, ...]) -> Prepa
     """
     if len(parts) == 1 and isinstance(parts[0], str):
         text = parts[0]
-        return PreparedMessage(
-            parts=(text,), ws=build_frame(OPCODE_TEXT, ("4" + text).encode())
-        )
+        return PreparedMessage(parts=(text,), ws=build_frame(OPCODE_TEXT, ("4" + text).encode()))
     frames = [
         build_frame(OPCODE_TEXT, ("4" + part).encode())
         if isinstance(part, str)

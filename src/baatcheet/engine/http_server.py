@@ -50,6 +50,8 @@ class Router:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.app_state: dict[str, object] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+        """Hosted-app requests in flight (held so they are not garbage-collected)."""
 
 
 class _Responder:
@@ -226,9 +228,11 @@ class HttpConnection(asyncio.Protocol):
                 responder.respond(500, _TEXT, b"internal server error")
             return
         if router.app is not None:
-            asyncio.ensure_future(
+            task = asyncio.ensure_future(
                 run_asgi_request(router.app, request, responder, router.app_state)
             )
+            router.tasks.add(task)
+            task.add_done_callback(router.tasks.discard)
             return
         responder.respond(404, _TEXT, b"not found")
 
@@ -299,6 +303,8 @@ class HttpConnection(asyncio.Protocol):
         head = [status_line(status)]
         for name, value in headers or _TEXT:
             head.append(name + b": " + value + b"\r\n")
-        head.append(b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n")
+        head.append(
+            b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n"
+        )
         transport.write(b"".join(head) + body)
         transport.close()

@@ -187,7 +187,10 @@ class EngineServer:
             upgrades = [TransportName.WEBSOCKET.value]
         self.sessions[sid] = session
         open_data = open_packet_data(
-            sid, upgrades, settings.ping_interval_ms, settings.ping_timeout_ms,
+            sid,
+            upgrades,
+            settings.ping_interval_ms,
+            settings.ping_timeout_ms,
             settings.max_payload_bytes,
         )
         session.start("0" + open_data)

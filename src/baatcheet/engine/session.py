@@ -397,6 +397,10 @@ class EngineSession:
         queued = self._poll_queue
         self._poll_queue = []
         for item in queued:
+            if item == "6":
+                # A NOOP queued at probe time was only there to end a poll; the
+                # WebSocket must not receive it.
+                continue
             if item[0] == "b":
                 ws.send_binary(b64decode(item[1:]))
             else:

@@ -11,6 +11,7 @@ broadcast costs one ``write`` per recipient and no copy.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Final, Protocol
@@ -67,8 +68,8 @@ class WebSocketConnection:
 
     __slots__ = (
         "_closed",
-        "_fragments",
         "_fragment_opcode",
+        "_fragments",
         "_protocol",
         "on_close",
         "on_message",
@@ -141,10 +142,8 @@ class WebSocketConnection:
         """
         if self._closed:
             return
-        try:
+        with contextlib.suppress(InvalidState):
             self._protocol.send_close(code, reason[:120])
-        except InvalidState:
-            pass
         self._flush()
         self._closed = True
         loop = asyncio.get_running_loop()

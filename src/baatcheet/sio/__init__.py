@@ -18,4 +18,5 @@ __all__ = [
     "RemoteSocket",
     "Server",
     "Socket",
+    "SocketClosedError",
 ]

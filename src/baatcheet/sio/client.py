@@ -27,9 +27,19 @@ NamespaceLookup = Callable[[str, dict[str, Any]], Namespace | None]
 class Client:
     """Routes one connection's packets to its sockets (one per namespace)."""
 
-    __slots__ = ("_connect_timer", "_decoder", "_lookup", "_pending", "closed", "session", "sockets")
+    __slots__ = (
+        "_connect_timer",
+        "_decoder",
+        "_lookup",
+        "_pending",
+        "closed",
+        "session",
+        "sockets",
+    )
 
-    def __init__(self, session: EngineSession, lookup: NamespaceLookup, connect_timeout: float) -> None:
+    def __init__(
+        self, session: EngineSession, lookup: NamespaceLookup, connect_timeout: float
+    ) -> None:
         self.session = session
         self.sockets: dict[str, Socket] = {}
         self.closed = False
@@ -138,7 +148,13 @@ class Client:
             self.session.send_prepared(prepare_message(encode(packet)))
 
     def close_connection(self) -> None:
-        """End the whole connection (``socket.disconnect(close=True)``)."""
+        """End the whole connection (``socket.disconnect(close=True)``).
+
+        As in Node, every socket first leaves its namespace with a DISCONNECT packet,
+        so the client sees ``io server disconnect`` and does not reconnect.
+        """
+        for socket in list(self.sockets.values()):
+            socket.disconnect()
         self.session.close(CloseReason.FORCED_CLOSE)
 
     def _spawn(self, coro: Any) -> None:

@@ -31,7 +31,9 @@ class Handshake:
     def from_request(cls, request: HttpRequest, auth: dict[str, Any], issued_ms: int) -> Handshake:
         """Build from the Engine.IO session's opening request and the CONNECT payload."""
 
-        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in request.headers}
+        headers = {
+            name.decode("latin-1"): value.decode("latin-1") for name, value in request.headers
+        }
         url = request.path + ("?" + request.query_string if request.query_string else "")
         return cls(
             headers=headers,

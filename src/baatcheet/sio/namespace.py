@@ -6,7 +6,7 @@ import inspect
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from baatcheet._types import Room, SocketId
 from baatcheet.adapters.base import Adapter, AdapterFactory
@@ -40,7 +40,11 @@ class _Listeners:
         self.middlewares.append(middleware)
         return middleware
 
-    def on(self, event: str, handler: F | None = None) -> Any:
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
+    @overload
+    def on(self, event: str, handler: None = None) -> Callable[[F], F]: ...
+    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         if event not in ("connection", "connect"):
             raise ValueError(
                 f"namespaces emit only 'connection'; register {event!r} on the socket instead"
@@ -75,7 +79,11 @@ class Namespace:
         """Add a middleware (also usable as a decorator)."""
         return self._listeners.use(middleware)
 
-    def on(self, event: str, handler: F | None = None) -> Any:
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
+    @overload
+    def on(self, event: str, handler: None = None) -> Callable[[F], F]: ...
+    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         """Register a ``connection`` handler (also usable as ``@nsp.on("connection")``)."""
         return self._listeners.on(event, handler)
 
@@ -200,7 +208,11 @@ class DynamicNamespace:
         """Add a middleware to every child, present and future."""
         return self._listeners.use(middleware)
 
-    def on(self, event: str, handler: F | None = None) -> Any:
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
+    @overload
+    def on(self, event: str, handler: None = None) -> Callable[[F], F]: ...
+    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         """Register a ``connection`` handler for every child."""
         return self._listeners.on(event, handler)
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
-import re
 import ssl
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from baatcheet.adapters.adapter_memory import MemoryAdapter
 from baatcheet.adapters.base import AdapterFactory
@@ -99,7 +99,11 @@ class Server:
         """Add a middleware to ``/``."""
         return self.main.use(middleware)
 
-    def on(self, event: str, handler: F | None = None) -> Any:
+    @overload
+    def on(self, event: str, handler: F) -> F: ...
+    @overload
+    def on(self, event: str, handler: None = None) -> Callable[[F], F]: ...
+    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
         """Register a ``connection`` handler on ``/``."""
         return self.main.on(event, handler)
 
@@ -236,10 +240,8 @@ class Server:
         self.engine.close_all(CloseReason.SERVER_SHUTDOWN)
         wait = self.settings.shutdown_grace_s if grace is None else grace
         if listener is not None:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(listener.wait_closed(), min(wait, 1.0))
-            except TimeoutError:
-                pass
         for namespace in self.namespaces.values():
             await namespace.adapter.close()
         if self._lifespan is not None:

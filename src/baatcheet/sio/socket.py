@@ -7,7 +7,7 @@ import inspect
 import logging
 import secrets
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from baatcheet._types import Room, SocketId
 from baatcheet.adapters.base import AckCollector
@@ -77,7 +77,11 @@ class Socket:
 
     # -- listening -----------------------------------------------------------------------
 
-    def on(self, event: str, handler: H | None = None) -> Any:
+    @overload
+    def on(self, event: str, handler: H) -> H: ...
+    @overload
+    def on(self, event: str, handler: None = None) -> Callable[[H], H]: ...
+    def on(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
         """Register ``handler`` for ``event``; also usable as ``@socket.on("event")``.
 
         ``disconnecting`` and ``disconnect`` handlers get the reason string.
@@ -142,7 +146,13 @@ class Socket:
             message = prepare_message(encode(packet))
         self.client.session.send_prepared(message)
 
-    async def emit_with_ack(self, event: str, *args: Any, timeout: float | None = None) -> list[Any]:
+    # ``timeout`` mirrors Node's API; the deadline covers only the wait for the answer.
+    async def emit_with_ack(
+        self,
+        event: str,
+        *args: Any,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> list[Any]:
         """Send ``event`` and wait for the client's answer (its arguments, as a list).
 
         Raises:
@@ -277,6 +287,9 @@ class Socket:
         self._fire("disconnecting", reason)
         self.connected = False
         self.nsp.remove(self)
+        # Free the namespace slot on the connection so the client may connect to it again.
+        if self.client.sockets.get(self.nsp.name) is self:
+            del self.client.sockets[self.nsp.name]
         self._acks.clear()
         self._fire("disconnect", reason)
 
@@ -287,7 +300,7 @@ class Socket:
     def _run(self, handler: EventHandler, args: list[Any], ack_id: int | None, event: str) -> None:
         try:
             result = handler(*args)
-        except Exception as exc:  # noqa: BLE001 - a handler's failure must not kill the connection
+        except Exception as exc:
             self._handler_failed(exc, ack_id, event)
             return
         if inspect.isawaitable(result):
@@ -300,7 +313,7 @@ class Socket:
     async def _finish(self, awaitable: Any, ack_id: int | None, event: str) -> None:
         try:
             result = await awaitable
-        except Exception as exc:  # noqa: BLE001 - see _run
+        except Exception as exc:
             self._handler_failed(exc, ack_id, event)
             return
         if ack_id is not None:

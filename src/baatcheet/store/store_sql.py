@@ -378,41 +378,38 @@ class SqlStore:
         return self._committer.submit(new)
 
     async def _flush_messages(self, batch: Sequence[NewMessage]) -> list[Appended]:
+        # Optimistic first: retries are rare, so insert without looking for stored
+        # (author, client_id) pairs. A unique violation rolls the whole batch back, and
+        # the careful pass then reads the stored originals and inserts only the rest.
         try:
-            return await self._write_batch(batch)
+            return await self._write_batch(batch, check_existing=False)
         except IntegrityError:
-            # Another node inserted one of our (author, client_id) keys between our read
-            # and our insert; the batch rolled back, so reading again sees their row.
+            pass
+        try:
+            return await self._write_batch(batch, check_existing=True)
+        except IntegrityError:
+            # Another node inserted one of our keys between our read and our insert.
             try:
-                return await self._write_batch(batch)
+                return await self._write_batch(batch, check_existing=True)
             except IntegrityError as exc:
                 raise StoreError(f"message batch rejected by the database: {exc}") from exc
 
-    async def _write_batch(self, batch: Sequence[NewMessage]) -> list[Appended]:
+    async def _write_batch(
+        self, batch: Sequence[NewMessage], *, check_existing: bool
+    ) -> list[Appended]:
         created_at = now_ms()
         async with self._writing() as conn:
-            existing = await self._existing(conn, {_key(new) for new in batch})
+            existing: dict[_MessageKey, Message] = {}
+            if check_existing:
+                existing = await self._existing(conn, {_key(new) for new in batch})
             fresh: dict[_MessageKey, NewMessage] = {}
             for new in batch:
                 if _key(new) not in existing:
                     fresh.setdefault(_key(new), new)
             inserted: dict[_MessageKey, Message] = {}
             if fresh:
-                # One executemany; insertmanyvalues returns ids in parameter order.
-                result = await conn.execute(
-                    insert(messages).returning(messages.c.id, sort_by_parameter_order=True),
-                    [
-                        {
-                            "room_id": new.room_id,
-                            "author_id": new.author.id,
-                            "body": new.body,
-                            "client_id": new.client_id,
-                            "created_at": created_at,
-                        }
-                        for new in fresh.values()
-                    ],
-                )
-                for new, message_id in zip(fresh.values(), result.scalars(), strict=True):
+                ids = await self._insert_messages(conn, list(fresh.values()), created_at)
+                for new, message_id in zip(fresh.values(), ids, strict=True):
                     inserted[_key(new)] = Message(
                         id=int(message_id),
                         room_id=new.room_id,
@@ -430,6 +427,28 @@ class SqlStore:
                 # Only the first of several same-key items in one batch counts as created.
                 answers.append(Appended(inserted[key], created=fresh.pop(key, None) is not None))
         return answers
+
+    async def _insert_messages(
+        self, conn: AsyncConnection, batch: list[NewMessage], created_at: int
+    ) -> list[int]:
+        """Insert ``batch`` (no duplicates, none stored yet); return the ids in order.
+
+        One executemany; SQLAlchemy's insertmanyvalues returns ids in parameter order.
+        """
+        result = await conn.execute(
+            insert(messages).returning(messages.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "room_id": new.room_id,
+                    "author_id": new.author.id,
+                    "body": new.body,
+                    "client_id": new.client_id,
+                    "created_at": created_at,
+                }
+                for new in batch
+            ],
+        )
+        return [int(message_id) for message_id in result.scalars()]
 
     async def _existing(
         self, conn: AsyncConnection, keys: set[_MessageKey]

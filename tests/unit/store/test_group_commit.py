@@ -43,9 +43,7 @@ async def test_batches_are_capped_at_max_batch_in_submission_order() -> None:
 
 async def test_a_failed_flush_fails_every_caller_in_the_batch_with_a_store_error() -> None:
     committer = GroupCommitter(_Recorder(fail=True).flush, window_s=0.001)
-    results = await asyncio.gather(
-        *(committer.submit(i) for i in range(3)), return_exceptions=True
-    )
+    results = await asyncio.gather(*(committer.submit(i) for i in range(3)), return_exceptions=True)
     await committer.close()
     assert all(isinstance(r, StoreError) and "disk on fire" in str(r) for r in results)
 

@@ -9,7 +9,8 @@ import type { ReactNode } from "react";
 import * as api from "../api";
 import type { Session } from "../types";
 
-const STORAGE_KEY = "baatcheet.session";
+const STORAGE_PREFIX = "baatcheet.";
+const STORAGE_KEY = `${STORAGE_PREFIX}session`;
 
 export interface SessionApi {
   session: Session | null;
@@ -46,7 +47,15 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     setSession(next);
   }, []);
 
-  const logout = useCallback(() => store(null), [store]);
+  // Signing out also forgets what this browser cached for the user (rooms, unsent messages).
+  const logout = useCallback(() => {
+    for (const key of Object.keys(localStorage)) {
+      if (key.startsWith(STORAGE_PREFIX)) {
+        localStorage.removeItem(key);
+      }
+    }
+    store(null);
+  }, [store]);
 
   const refreshSession = useCallback((): Promise<string> => {
     if (inflight.current !== null) {

@@ -3,7 +3,15 @@
  * so a remount never leaves a duplicate listener behind), loads rooms and history, and owns the
  * outbox that turns "typed while offline" into "sent after reconnect".
  */
-import { createContext, useCallback, useContext, useEffect, useMemo, useReducer, useRef } from "react";
+import {
+  createContext,
+  useCallback,
+  useContext,
+  useEffect,
+  useMemo,
+  useReducer,
+  useRef,
+} from "react";
 import type { ReactNode } from "react";
 
 import { newClientId } from "../ids";
@@ -52,6 +60,20 @@ function isVisible(): boolean {
   return document.visibilityState === "visible";
 }
 
+function roomsKey(userId: number): string {
+  return `baatcheet.rooms.${String(userId)}`;
+}
+
+/** The room list from last time, so the app can show a room (and its queued messages) offline. */
+function savedRooms(userId: number): Room[] {
+  try {
+    const raw = localStorage.getItem(roomsKey(userId));
+    return raw === null ? [] : (JSON.parse(raw) as Room[]);
+  } catch {
+    return [];
+  }
+}
+
 function savedRoom(userId: number): number | null {
   const raw = localStorage.getItem(lastRoomKey(userId));
   return raw === null ? null : Number(raw);
@@ -59,7 +81,10 @@ function savedRoom(userId: number): number | null {
 
 export function ChatProvider({ me, children }: { me: User; children: ReactNode }) {
   const { socket } = useSocket();
-  const [state, dispatch] = useReducer(chatReducer, null, () => initialState(me, savedRoom(me.id)));
+  const [state, dispatch] = useReducer(chatReducer, null, () => ({
+    ...initialState(me, savedRoom(me.id)),
+    rooms: savedRooms(me.id),
+  }));
   const stateRef = useRef(state);
   const outbox = useRef<OutboxEntry[]>(loadOutbox(me.id));
   const flushing = useRef(false);
@@ -70,6 +95,10 @@ export function ChatProvider({ me, children }: { me: User; children: ReactNode }
   useEffect(() => {
     stateRef.current = state;
   }, [state]);
+
+  useEffect(() => {
+    localStorage.setItem(roomsKey(me.id), JSON.stringify(state.rooms));
+  }, [me.id, state.rooms]);
 
   const storeOutbox = useCallback(
     (entries: OutboxEntry[]) => {
@@ -382,7 +411,18 @@ export function ChatProvider({ me, children }: { me: User; children: ReactNode }
       stopTyping,
       markRead,
     }),
-    [state, selectRoom, loadOlder, send, retry, createRoom, openDirect, keystroke, stopTyping, markRead],
+    [
+      state,
+      selectRoom,
+      loadOlder,
+      send,
+      retry,
+      createRoom,
+      openDirect,
+      keystroke,
+      stopTyping,
+      markRead,
+    ],
   );
 
   return <ChatContext.Provider value={value}>{children}</ChatContext.Provider>;

@@ -10,6 +10,8 @@ export function roomTitle(room: Room, me: User): string {
     return other.username;
   }
   // Without a member list, fall back to the name minus my own username, e.g. "dm:alice:bob".
-  const parts = room.name.split(/[:,\s]+/).filter((p) => p !== "" && p !== "dm" && p !== me.username);
+  const parts = room.name
+    .split(/[:,\s]+/)
+    .filter((p) => p !== "" && p !== "dm" && p !== me.username);
   return parts[0] ?? room.name;
 }

@@ -175,8 +175,12 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         : withTimeline(state, action.roomId, { messages });
     }
     case "typing": {
-      const others = (state.typing[action.roomId] ?? []).filter((t) => t.user.id !== action.user.id);
-      const typists = action.typing ? [...others, { user: action.user, until: action.until }] : others;
+      const others = (state.typing[action.roomId] ?? []).filter(
+        (t) => t.user.id !== action.user.id,
+      );
+      const typists = action.typing
+        ? [...others, { user: action.user, until: action.until }]
+        : others;
       return { ...state, typing: { ...state.typing, [action.roomId]: typists } };
     }
     case "typing/expire": {

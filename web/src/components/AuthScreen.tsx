@@ -63,7 +63,9 @@ export function AuthScreen() {
               Create account
             </button>
           </div>
-          <h1 className="auth__title">{mode === "login" ? "Welcome back" : "Join the conversation"}</h1>
+          <h1 className="auth__title">
+            {mode === "login" ? "Welcome back" : "Join the conversation"}
+          </h1>
           <label className="field">
             <span>Username</span>
             <input

@@ -9,11 +9,24 @@ function hueFor(name: string): number {
   return HUES[hash % HUES.length] ?? 220;
 }
 
-export function Avatar({ name, size = 36, online }: { name: string; size?: number; online?: boolean }) {
+export function Avatar({
+  name,
+  size = 36,
+  online,
+}: {
+  name: string;
+  size?: number;
+  online?: boolean;
+}) {
   return (
     <span
       className="avatar"
-      style={{ width: size, height: size, fontSize: size * 0.42, background: `hsl(${String(hueFor(name))} 62% 52%)` }}
+      style={{
+        width: size,
+        height: size,
+        fontSize: size * 0.42,
+        background: `hsl(${String(hueFor(name))} 62% 52%)`,
+      }}
       aria-hidden="true"
     >
       {name.slice(0, 1).toUpperCase()}

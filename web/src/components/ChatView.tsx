@@ -1,6 +1,7 @@
 /** The open conversation: header (name, who is here, connection), messages, typing line, composer. */
 import { useChat } from "../chat/ChatContext";
 import { roomTitle } from "../chat/rooms";
+import { useSocket } from "../socket/SocketContext";
 import { Composer } from "./Composer";
 import { ConnectionStatus } from "./ConnectionStatus";
 import { MessageList } from "./MessageList";
@@ -11,13 +12,19 @@ const NO_TIMELINE = { messages: [], hasMore: true, loading: true, loaded: false 
 
 export function ChatView({ onMenu }: { onMenu: () => void }) {
   const { state } = useChat();
+  const { status } = useSocket();
   const room = state.rooms.find((r) => r.id === state.activeRoomId);
   const title = room === undefined ? "" : roomTitle(room, state.me);
 
   return (
     <main className="chat">
       <header className="chat__header">
-        <button type="button" className="icon-button chat__menu" onClick={onMenu} aria-label="Show conversations">
+        <button
+          type="button"
+          className="icon-button chat__menu"
+          onClick={onMenu}
+          aria-label="Show conversations"
+        >
           ☰
         </button>
         <div className="chat__title">
@@ -27,7 +34,7 @@ export function ChatView({ onMenu }: { onMenu: () => void }) {
                 {room.kind === "direct" ? "" : room.kind === "private" ? "🔒 " : "# "}
                 {title}
               </h1>
-              <PresenceStack users={state.online[room.id] ?? []} />
+              <PresenceStack users={state.online[room.id] ?? []} stale={status !== "connected"} />
             </>
           )}
         </div>
@@ -40,9 +47,17 @@ export function ChatView({ onMenu }: { onMenu: () => void }) {
         </section>
       ) : (
         <>
-          <MessageList key={room.id} roomId={room.id} timeline={state.timelines[room.id] ?? NO_TIMELINE} />
+          <MessageList
+            key={`list-${String(room.id)}`}
+            roomId={room.id}
+            timeline={state.timelines[room.id] ?? NO_TIMELINE}
+          />
           <TypingLine typists={state.typing[room.id] ?? []} />
-          <Composer key={room.id} roomId={room.id} placeholder={`Message ${room.kind === "direct" ? title : `#${title}`}`} />
+          <Composer
+            key={`composer-${String(room.id)}`}
+            roomId={room.id}
+            placeholder={`Message ${room.kind === "direct" ? title : `#${title}`}`}
+          />
         </>
       )}
     </main>

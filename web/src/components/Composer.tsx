@@ -47,7 +47,7 @@ export function Composer({ roomId, placeholder }: { roomId: number; placeholder:
     <form className="composer" onSubmit={submit}>
       {status !== "connected" && (
         <p className="composer__note" data-testid="offline-note">
-          You're offline — messages will be sent when the connection is back.
+          Not connected — your messages will be sent as soon as the connection is back.
         </p>
       )}
       <div className="composer__row">
@@ -70,9 +70,17 @@ export function Composer({ roomId, placeholder }: { roomId: number; placeholder:
           aria-label="Message"
           data-testid="composer-input"
         />
-        <button className="send" disabled={text.trim() === ""} aria-label="Send" data-testid="composer-send">
+        <button
+          className="send"
+          disabled={text.trim() === ""}
+          aria-label="Send"
+          data-testid="composer-send"
+        >
           <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">
-            <path d="M3.4 20.4l17.4-7.5a1 1 0 000-1.8L3.4 3.6a1 1 0 00-1.4 1.2L4.5 12l-2.5 7.2a1 1 0 001.4 1.2z" fill="currentColor" />
+            <path
+              d="M3.4 20.4l17.4-7.5a1 1 0 000-1.8L3.4 3.6a1 1 0 00-1.4 1.2L4.5 12l-2.5 7.2a1 1 0 001.4 1.2z"
+              fill="currentColor"
+            />
           </svg>
         </button>
       </div>

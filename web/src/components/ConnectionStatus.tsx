@@ -18,7 +18,12 @@ export function ConnectionStatus() {
         {LABELS[status]}
       </span>
       {status === "offline" && (
-        <button type="button" className="link-button" onClick={retryNow} data-testid="retry-connection">
+        <button
+          type="button"
+          className="link-button"
+          onClick={retryNow}
+          data-testid="retry-connection"
+        >
           Retry now
         </button>
       )}

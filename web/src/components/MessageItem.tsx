@@ -28,7 +28,11 @@ export const MessageItem = memo(function MessageItem({ message, mine, leading, o
       data-state={message.state ?? undefined}
       data-message-id={message.id ?? undefined}
     >
-      {!mine && <div className="msg__avatar">{leading && <Avatar name={message.author.username} size={32} />}</div>}
+      {!mine && (
+        <div className="msg__avatar">
+          {leading && <Avatar name={message.author.username} size={32} />}
+        </div>
+      )}
       <div className="msg__column">
         {leading && !mine && (
           <div className="msg__author" data-testid="message-author">
@@ -40,14 +44,21 @@ export const MessageItem = memo(function MessageItem({ message, mine, leading, o
             {message.body}
           </span>
           <span className="bubble__meta">
-            <time dateTime={new Date(message.ts).toISOString()}>{timeFormat.format(message.ts)}</time>
+            <time dateTime={new Date(message.ts).toISOString()}>
+              {timeFormat.format(message.ts)}
+            </time>
             {message.state !== null && <Ticks state={message.state} />}
           </span>
         </div>
         {message.state === "failed" && (
           <div className="msg__failed">
             Not sent{message.error !== null ? `: ${message.error}` : ""} ·{" "}
-            <button type="button" className="link-button" onClick={() => onRetry(message.clientId)} data-testid="message-retry">
+            <button
+              type="button"
+              className="link-button"
+              onClick={() => onRetry(message.clientId)}
+              data-testid="message-retry"
+            >
               Retry
             </button>
           </div>

@@ -14,7 +14,11 @@ const LOAD_MORE_PX = 150;
 const AT_BOTTOM_PX = 80;
 const GROUP_GAP_MS = 5 * 60_000;
 
-const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: "long", month: "long", day: "numeric" });
+const dayFormat = new Intl.DateTimeFormat(undefined, {
+  weekday: "long",
+  month: "long",
+  day: "numeric",
+});
 
 function dayLabel(ts: number): string {
   const day = new Date(ts).toDateString();
@@ -80,7 +84,13 @@ export function MessageList({ roomId, timeline }: { roomId: number; timeline: Ti
   // Fill the screen: if the history does not overflow yet, there is nothing to scroll, so ask now.
   useEffect(() => {
     const el = scroller.current;
-    if (el !== null && timeline.loaded && timeline.hasMore && !timeline.loading && el.scrollHeight <= el.clientHeight) {
+    if (
+      el !== null &&
+      timeline.loaded &&
+      timeline.hasMore &&
+      !timeline.loading &&
+      el.scrollHeight <= el.clientHeight
+    ) {
       loadOlder(roomId);
     }
   }, [timeline, roomId, loadOlder]);
@@ -116,9 +126,13 @@ export function MessageList({ roomId, timeline }: { roomId: number; timeline: Ti
       <ol className="messages__list">
         {messages.map((message, index) => {
           const previous = messages[index - 1];
-          const newDay = previous === undefined || new Date(previous.ts).toDateString() !== new Date(message.ts).toDateString();
+          const newDay =
+            previous === undefined ||
+            new Date(previous.ts).toDateString() !== new Date(message.ts).toDateString();
           const leading =
-            newDay || previous.author.id !== message.author.id || message.ts - previous.ts > GROUP_GAP_MS;
+            newDay ||
+            previous.author.id !== message.author.id ||
+            message.ts - previous.ts > GROUP_GAP_MS;
           return (
             <Fragment key={message.key}>
               {newDay && (
@@ -126,7 +140,12 @@ export function MessageList({ roomId, timeline }: { roomId: number; timeline: Ti
                   <span>{dayLabel(message.ts)}</span>
                 </li>
               )}
-              <MessageItem message={message} mine={message.author.id === me} leading={leading} onRetry={onRetry} />
+              <MessageItem
+                message={message}
+                mine={message.author.id === me}
+                leading={leading}
+                onRetry={onRetry}
+              />
             </Fragment>
           );
         })}

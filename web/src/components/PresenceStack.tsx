@@ -4,13 +4,23 @@ import { Avatar } from "./Avatar";
 
 const SHOWN = 4;
 
-export function PresenceStack({ users }: { users: User[] }) {
+/** `stale`: we are disconnected, so the list may be out of date; it is shown faded. */
+export function PresenceStack({ users, stale }: { users: User[]; stale: boolean }) {
   const sorted = [...users].sort((a, b) => a.username.localeCompare(b.username));
   return (
-    <div className="presence" data-testid="presence-list" aria-label={`${String(users.length)} online`}>
+    <div
+      className={stale ? "presence presence--stale" : "presence"}
+      data-testid="presence-list"
+      aria-label={`${String(users.length)} online`}
+    >
       <div className="presence__stack">
         {sorted.slice(0, SHOWN).map((user) => (
-          <span key={user.id} title={user.username} data-testid="presence-user" data-username={user.username}>
+          <span
+            key={user.id}
+            title={user.username}
+            data-testid="presence-user"
+            data-username={user.username}
+          >
             <Avatar name={user.username} size={26} online />
           </span>
         ))}

@@ -94,11 +94,18 @@ export function Sidebar({ onPicked }: { onPicked: () => void }) {
       />
       {form === "room" && (
         <label className="check">
-          <input type="checkbox" checked={isPrivate} onChange={(e) => setPrivate(e.target.checked)} />
+          <input
+            type="checkbox"
+            checked={isPrivate}
+            onChange={(e) => setPrivate(e.target.checked)}
+          />
           Private
         </label>
       )}
-      <button className="button button--primary button--small" data-testid={form === "room" ? "new-room-submit" : "new-dm-submit"}>
+      <button
+        className="button button--primary button--small"
+        data-testid={form === "room" ? "new-room-submit" : "new-dm-submit"}
+      >
         {form === "room" ? "Create" : "Open"}
       </button>
       {error !== null && (
@@ -119,7 +126,13 @@ export function Sidebar({ onPicked }: { onPicked: () => void }) {
       <div className="sidebar__scroll">
         <div className="sidebar__heading">
           <span>Rooms</span>
-          <button type="button" className="icon-button" onClick={() => open("room")} aria-label="New room" data-testid="new-room-button">
+          <button
+            type="button"
+            className="icon-button"
+            onClick={() => open("room")}
+            aria-label="New room"
+            data-testid="new-room-button"
+          >
             +
           </button>
         </div>
@@ -132,7 +145,13 @@ export function Sidebar({ onPicked }: { onPicked: () => void }) {
         </ul>
         <div className="sidebar__heading">
           <span>Direct messages</span>
-          <button type="button" className="icon-button" onClick={() => open("dm")} aria-label="New direct message" data-testid="new-dm-button">
+          <button
+            type="button"
+            className="icon-button"
+            onClick={() => open("dm")}
+            aria-label="New direct message"
+            data-testid="new-dm-button"
+          >
             +
           </button>
         </div>

@@ -7,7 +7,15 @@
  * "invalid token" logs out; a server-side disconnect (which socket.io-client never retries on its
  * own) is retried with back-off. It also derives the status pill's state.
  */
-import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState } from "react";
+import {
+  createContext,
+  useCallback,
+  useContext,
+  useEffect,
+  useMemo,
+  useRef,
+  useState,
+} from "react";
 import type { ReactNode } from "react";
 import { io } from "socket.io-client";
 import type { Socket } from "socket.io-client";
