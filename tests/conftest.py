@@ -72,3 +72,12 @@ async def running_server() -> AsyncIterator[ServerFactory]:
     yield start
     for server in reversed(started):
         await server.shutdown()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the real-browser tests last.
+
+    Playwright's sync API keeps its own event loop alive in the main thread while the
+    session-scoped browser is open; async tests must not run after it starts.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
