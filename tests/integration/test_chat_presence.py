@@ -107,6 +107,7 @@ async def test_the_sender_sees_sent_then_delivered_then_read(srv: ChatServer, js
         assert await alice.next_event("receipt") == [
             {"roomId": room_id, "messageId": sent["id"], "user": _user(bob_s), "state": state}
         ]
+    await bob.assert_silent("event", name="receipt", within=0.2)
 
 
 async def test_a_receipt_for_a_message_in_another_room_is_not_found(
@@ -121,3 +122,16 @@ async def test_a_receipt_for_a_message_in_another_room_is_not_found(
     [ack] = await bob.emit_with_ack("receipt:read", {"roomId": other.id, "messageId": sent["id"]})
     assert ack["error"]["code"] == "not_found"
     await alice.assert_silent("event", name="receipt", within=0.3)
+
+
+async def test_presence_of_a_public_room_is_visible_before_joining_but_not_of_a_private_one(
+    srv: ChatServer, js: JsDriver
+) -> None:
+    room_id, alice_s, _ = await _pair(srv)
+    public = await srv.chat.rooms.create(alice_s.user, "lobby", RoomKind.PUBLIC, [])
+    await srv.connect(js, alice_s)
+    eve = await srv.connect(js, await srv.user("eve"))
+    [listed] = await eve.emit_with_ack("presence:list", {"roomId": public.id})
+    assert listed["users"] == [_user(alice_s)]
+    [refused] = await eve.emit_with_ack("presence:list", {"roomId": room_id})
+    assert refused["error"]["code"] == "forbidden"

@@ -305,16 +305,15 @@ class _ChatNamespace:
     async def _receipt(self, session: _Session, payload: Any, state: ReceiptState) -> _Answer:
         request = parse(Receipt, payload)
         message = await self._chat.receipts.check(session.user, request)
-        if message is not None:
-            self._nsp.to(_user_key(message.author.id)).emit(
-                "receipt",
-                {
-                    "roomId": message.room_id,
-                    "messageId": message.id,
-                    "user": user_json(session.user),
-                    "state": state.value,
-                },
-            )
+        self._nsp.to(_room_key(message.room_id)).except_(_user_key(session.user.id)).emit(
+            "receipt",
+            {
+                "roomId": message.room_id,
+                "messageId": message.id,
+                "user": user_json(session.user),
+                "state": state.value,
+            },
+        )
         return {}
 
     async def _receipt_delivered(self, session: _Session, payload: Any) -> _Answer:
@@ -325,7 +324,8 @@ class _ChatNamespace:
 
     async def _presence_list(self, session: _Session, payload: Any) -> _Answer:
         request = parse(RoomRef, payload)
-        await self._require_member(session, request.roomId)
+        if request.roomId not in session.rooms:
+            await self._chat.rooms.require_readable(session.user, request.roomId)
         return {"users": [user_json(user) for user in self._chat.presence.online(request.roomId)]}
 
     async def _auth_refresh(self, session: _Session, payload: Any) -> _Answer:

@@ -1,7 +1,9 @@
-"""Posting and reading messages: validate, authorise, then persist (save-then-broadcast).
+"""Message rules: what a valid body is, and who may read a room's history.
 
-The caller broadcasts only what :meth:`Messages.send` returned with ``created=True``;
-by then the message has committed, so nothing a client saw can be lost.
+Posting itself lives in the socket handler, which must take the message's place in the
+commit order before its first ``await`` (see ``handlers.py``); it calls
+:meth:`Messages.validate` and then ``Store.append_message``, and broadcasts only what
+committed with ``created=True``.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from baatcheet.chat.codes import ErrorCode, refuse
 from baatcheet.chat.payloads import HistoryFetch, MessageSend
 from baatcheet.chat.rooms import Rooms
 from baatcheet.settings import Settings
-from baatcheet.store import Appended, HistoryPage, NewMessage, Store, User
+from baatcheet.store import HistoryPage, Store, User
 
 __all__ = ["Messages"]
 
@@ -32,14 +34,6 @@ class Messages:
                 ErrorCode.TOO_LONG,
                 f"body: {len(request.body)} characters is over the limit of {self._max_length}",
             )
-
-    async def send(self, author: User, request: MessageSend) -> Appended:
-        """Validate, check membership, and append; returns after the commit."""
-        self.validate(request)
-        await self._rooms.require_member(author, request.roomId)
-        return await self._store.append_message(
-            NewMessage(request.roomId, author, request.body, request.clientId)
-        )
 
     async def history(self, reader: User, request: HistoryFetch) -> HistoryPage:
         """A page of the room's history, newest first, if the reader may see the room."""

@@ -1,9 +1,11 @@
 """Delivery and read receipts: sending → sent (ack) → delivered → read.
 
-A receipt is checked (the reader is a member, the message is in that room, readers do
-not receipt their own messages) and then relayed to the message's author on every socket
-they have open. Receipts are not stored: they describe live state, and a reconnecting
-sender learns what was read from newer activity rather than a replay.
+A receipt is checked (the reader is a member, the message is in that room) and then
+relayed to everyone else in the room. A receipt covers the message and everything
+before it, so one receipt for the newest message tells every earlier author too; that is
+why it goes to the room and not only to the message's author. Receipts are not stored:
+they describe live state, and a reconnecting sender learns what was read from newer
+activity rather than a replay.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ class Receipts:
         self._store = store
         self._rooms = rooms
 
-    async def check(self, reader: User, request: Receipt) -> Message | None:
-        """The message being receipted, or ``None`` when it is the reader's own.
+    async def check(self, reader: User, request: Receipt) -> Message:
+        """The message being receipted.
 
         Raises ``EventError`` if the room or message is unknown or the reader is no member.
         """
@@ -44,4 +46,4 @@ class Receipts:
                 ErrorCode.NOT_FOUND,
                 f"messageId: no message {request.messageId} in room {request.roomId}",
             )
-        return None if message.author == reader else message
+        return message

@@ -46,12 +46,6 @@ class TypingTracker:
         """Whether the indicator is on."""
         return (room_id, user) in self._timers
 
-    def close(self) -> None:
-        """Cancel every timer without announcing anything (server shutdown)."""
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
-
     def _expire(self, key: tuple[int, User]) -> None:
         if self._timers.pop(key, None) is not None:
             self._on_change(key[0], key[1], False)

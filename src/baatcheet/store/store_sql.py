@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, insert, or_, select, tuple_
+from sqlalchemy import Row, and_, delete, insert, or_, select, tuple_
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -488,8 +488,3 @@ class SqlStore:
         async with self._reading() as conn:
             rows = (await conn.execute(query)).all()
         return HistoryPage(tuple(_message(row) for row in rows[:limit]), len(rows) > limit)
-
-    async def count_messages(self) -> int:
-        """Number of stored messages; for tests and health figures."""
-        async with self._reading() as conn:
-            return int(await conn.scalar(select(func.count()).select_from(messages)) or 0)

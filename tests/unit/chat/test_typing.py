@@ -41,4 +41,3 @@ async def test_stop_announces_only_when_the_indicator_was_on() -> None:
     tracker.stop(7, ADA)
     tracker.stop(7, ADA)
     assert changes == [True, False]
-    tracker.close()
