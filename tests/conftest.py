@@ -19,6 +19,7 @@ import pytest
 from baatcheet.settings import Settings
 from support.factories import ServerFactory
 from support.jsclient import JsDriver
+from support.ports import free_port
 from support.services import postgres_server, redis_server
 
 
@@ -63,7 +64,7 @@ async def running_server() -> AsyncIterator[ServerFactory]:
     started: list[Any] = []
 
     async def start(**settings_fields: Any) -> Any:
-        settings_fields.setdefault("port", 0)
+        settings_fields.setdefault("port", free_port())
         server = sio.Server(Settings(**settings_fields))
         await server.start()
         started.append(server)

@@ -26,6 +26,7 @@ from baatcheet.settings import Settings
 from baatcheet.sio import Server
 from baatcheet.web.api import api_routes
 from support.jsclient import JsClient, JsDriver
+from support.ports import free_port
 
 __all__ = ["ChatServer", "TcpLink", "chat_server", "sqlite_url"]
 
@@ -66,7 +67,7 @@ class ChatServer:
 @asynccontextmanager
 async def chat_server(database_url: str, **fields: Any) -> AsyncIterator[ChatServer]:
     """Start a chat server on a free port; shut it and the store down afterwards."""
-    settings = Settings(port=0, database_url=database_url, **fields)
+    settings = Settings(port=free_port(), database_url=database_url, **fields)
     chat = await ChatService.open(settings)
     server = Server(settings, app=Starlette(routes=api_routes(chat)))
     register_chat(server, chat)

@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import time
 
 __all__ = ["free_port", "wait_for_port"]
 
+_LOWEST = 20_000
+_EPHEMERAL_START = 32_768
+
 
 def free_port() -> int:
     """Return a TCP port on 127.0.0.1 that nothing listens on right now.
 
-    The kernel picks it, so parallel test runs do not collide; the small window before the
-    caller binds it is accepted because every user binds within milliseconds.
+    Ports come from below Linux's ephemeral range (32768-60999). A port in that range can
+    be picked by the kernel as a client's *source* port: a client retrying a server that is
+    down for a restart can then connect to itself (TCP simultaneous open) and never reach
+    the restarted server. Random choice keeps parallel test runs apart; the small window
+    before the caller binds it is accepted because every user binds within milliseconds.
     """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(_LOWEST, _EPHEMERAL_START)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free TCP port below the ephemeral range on 127.0.0.1")
 
 
 def wait_for_port(port: int, timeout: float) -> bool:
