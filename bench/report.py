@@ -40,6 +40,7 @@ FANOUT_METRICS: tuple[Metric, ...] = (
     Metric("RSS per idle connection (KB)", "idle", ("kb_per_connection",), 2),
     Metric("idle connections still open", "idle", ("still_connected",)),
     Metric("generator peak core share", "fanout", ("generator_core_share_max",), 2),
+    Metric("ramp stopped by generator (1 = yes)", "fanout", ("ramp_stopped_by_generator",)),
     Metric("other processes' cores @ fixed (noise)", "fanout", ("fixed", "foreign_core_share"), 2),
 )
 
@@ -81,7 +82,9 @@ def _lookup(column: dict[str, object], metric: Metric) -> float | None:
         if not isinstance(node, dict):
             return None
         node = node.get(key)
-    if isinstance(node, bool) or not isinstance(node, int | float):
+    if isinstance(node, bool):
+        return float(node)
+    if not isinstance(node, int | float):
         return None
     return float(node)
 

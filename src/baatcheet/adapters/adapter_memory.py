@@ -30,8 +30,12 @@ class MemoryAdapter:
     # -- membership ----------------------------------------------------------------------
 
     def add_all(self, sid: SocketId, rooms: Iterable[Room]) -> None:
-        joined = self.sids.setdefault(sid, set())
+        joined = None
         for room in rooms:
+            if room == str(sid):
+                continue  # implicit: see _members
+            if joined is None:
+                joined = self.sids.setdefault(sid, set())
             joined.add(room)
             self.rooms.setdefault(room, set()).add(sid)
 
@@ -53,7 +57,22 @@ class MemoryAdapter:
                 del self.rooms[room]
 
     def socket_rooms(self, sid: SocketId) -> set[Room]:
-        return set(self.sids.get(sid, ()))
+        if sid not in self._recipients:
+            return set()
+        return {Room(sid), *self.sids.get(sid, ())}
+
+    def _members(self, room: Room) -> Iterable[SocketId]:
+        """Members of ``room``.
+
+        A socket's own room (its id) is not stored: it would cost two sets per idle
+        connection. A room name that is a local socket's id has that one member.
+        """
+        members = self.rooms.get(room)
+        if members is not None:
+            return members
+        if SocketId(room) in self._recipients:
+            return (SocketId(room),)
+        return ()
 
     # -- selection -----------------------------------------------------------------------
 
@@ -66,18 +85,18 @@ class MemoryAdapter:
         recipients = self._recipients
         excluded: set[SocketId] = set()
         for room in opts.except_rooms:
-            excluded.update(self.rooms.get(room, ()))
+            excluded.update(self._members(room))
         if not opts.rooms:
             if excluded:
                 return (r for sid, r in recipients.items() if sid not in excluded)
             return iter(recipients.values())
         if len(opts.rooms) == 1:
             (room,) = opts.rooms
-            members: Iterable[SocketId] = self.rooms.get(room, ())
+            members = self._members(room)
         else:
             union: set[SocketId] = set()
             for room in opts.rooms:
-                union.update(self.rooms.get(room, ()))
+                union.update(self._members(room))
             members = union
         return (
             recipient

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import parse_qsl
 
@@ -28,20 +27,68 @@ def status_line(status: int) -> bytes:
     return f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}\r\n".encode()
 
 
-@dataclass(slots=True)
 class HttpRequest:
-    """A parsed HTTP/1.1 request with its whole body."""
+    """A parsed HTTP/1.1 request with its whole body.
 
-    method: str
-    path: str
-    query_string: str
-    headers: list[tuple[bytes, bytes]]
-    """Header names are lower-cased."""
-    client: tuple[str, int] | None
-    scheme: str = "http"
-    body: bytes = b""
-    keep_alive: bool = True
-    _query: dict[str, str] | None = field(default=None, repr=False)
+    A session keeps the request that opened it for the socket's ``handshake`` view;
+    :meth:`compact` then packs the headers into one ``bytes`` object, which costs a
+    fraction of a list of tuples of ``bytes`` on every idle connection.
+    """
+
+    __slots__ = (
+        "_headers",
+        "_packed",
+        "_query",
+        "body",
+        "client",
+        "keep_alive",
+        "method",
+        "path",
+        "query_string",
+        "scheme",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        query_string: str,
+        headers: list[tuple[bytes, bytes]],
+        client: tuple[str, int] | None,
+        *,
+        scheme: str = "http",
+        body: bytes = b"",
+        keep_alive: bool = True,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.query_string = query_string
+        self._headers: list[tuple[bytes, bytes]] | None = headers
+        self._packed = b""
+        self.client = client
+        self.scheme = scheme
+        self.body = body
+        self.keep_alive = keep_alive
+        self._query: dict[str, str] | None = None
+
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """Header (name, value) pairs; names are lower-cased."""
+        if self._headers is not None:
+            return self._headers
+        pairs = []
+        for line in self._packed.split(b"\n"):
+            name, _, value = line.partition(b":")
+            pairs.append((name, value))
+        return pairs
+
+    def compact(self) -> None:
+        """Pack the headers and drop cached views; the request stays fully readable."""
+        headers = self._headers
+        if headers is not None and headers:
+            self._packed = b"\n".join(name + b":" + value for name, value in headers)
+        self._headers = None if headers else []
+        self._query = None
 
     def header(self, name: bytes) -> str | None:
         """The first value of header ``name`` (lower-case), or None."""
@@ -53,12 +100,14 @@ class HttpRequest:
     @property
     def query(self) -> dict[str, str]:
         """Query parameters; the first value wins when a key repeats."""
-        if self._query is None:
-            query: dict[str, str] = {}
-            for key, value in parse_qsl(self.query_string, keep_blank_values=True):
-                query.setdefault(key, value)
+        if self._query is not None:
+            return self._query
+        query: dict[str, str] = {}
+        for key, value in parse_qsl(self.query_string, keep_blank_values=True):
+            query.setdefault(key, value)
+        if self._headers is not None:
             self._query = query
-        return self._query
+        return query
 
 
 class Responder(Protocol):

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Callable
 from typing import Final
 
 import httptools
+from websockets.datastructures import Headers
+from websockets.http11 import Request
 
 from baatcheet.engine.asgi_bridge import AsgiApp, run_asgi_request
 from baatcheet.engine.http import HttpRequest, status_line
@@ -123,7 +124,7 @@ class HttpConnection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._body_too_large = False
         self._current: HttpRequest | None = None
-        self._queue: deque[HttpRequest] = deque()
+        self._queue: list[HttpRequest] = []
         self._busy = False
         self._responder: _Responder | None = None
 
@@ -209,7 +210,7 @@ class HttpConnection(asyncio.Protocol):
 
     def _next_request(self) -> None:
         while self._queue and not self._busy:
-            request = self._queue.popleft()
+            request = self._queue.pop(0)
             responder = _Responder(self, request.keep_alive)
             self._responder = responder
             self._busy = True
@@ -277,15 +278,19 @@ class HttpConnection(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return None
-        target = request.path + ("?" + request.query_string if request.query_string else "")
-        head = [f"GET {target} HTTP/1.1\r\n".encode("latin-1")]
+        headers = Headers()
         for name, value in request.headers:
-            head.append(name + b": " + value + b"\r\n")
-        head.append(b"\r\n")
+            headers[name.decode("latin-1")] = value.decode("latin-1")
+        target = request.path + ("?" + request.query_string if request.query_string else "")
         ws = WebSocketConnection(transport, max_size)
-        if not ws.accept(b"".join(head)):
+        if not ws.accept(Request(path=target, headers=headers)):
             return None
         self.ws = ws
+        # HTTP is over on this connection: let go of the parser and request buffers
+        # (data_received never reaches the parser again once self.ws is set).
+        del self._parser
+        self._headers = []
+        self._body = []
         if rest:
             asyncio.get_running_loop().call_soon(ws.receive, rest)
         return ws

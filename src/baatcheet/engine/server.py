@@ -18,6 +18,7 @@ import orjson
 
 from baatcheet._types import EngineSid
 from baatcheet.engine.cors import OriginPolicy
+from baatcheet.engine.deadlines import DeadlineQueue
 from baatcheet.engine.http import HttpRequest, Responder
 from baatcheet.engine.session import CloseReason, EngineSession, SessionHandler, TransportName
 from baatcheet.engine.websocket import WebSocketLike
@@ -82,6 +83,7 @@ class EngineServer:
         self._allow_request = allow_request
         self._origins = OriginPolicy(settings.cors_origins)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._deadlines = DeadlineQueue()
 
     # -- HTTP --------------------------------------------------------------------------
 
@@ -176,7 +178,7 @@ class EngineServer:
                 return
         sid = EngineSid(secrets.token_urlsafe(15))
         settings = self.settings
-        session = EngineSession(sid, request, settings, self._forget)
+        session = EngineSession(sid, request, settings, self._forget, self._deadlines)
         if upgrader is not None:
             ws = upgrader.accept(settings.max_payload_bytes)
             if ws is None:
@@ -197,6 +199,7 @@ class EngineServer:
         if responder is not None:
             session.handle_poll_get(_CorsResponder(responder, cors) if cors else responder)
         session.handler = self._on_connection(session)
+        request.compact()
 
     def _forget(self, session: EngineSession) -> None:
         self.sessions.pop(session.sid, None)
@@ -205,6 +208,7 @@ class EngineServer:
         """Close every session (used on shutdown)."""
         for session in list(self.sessions.values()):
             session.close(reason)
+        self._deadlines.clear()
 
     # -- helpers -----------------------------------------------------------------------
 

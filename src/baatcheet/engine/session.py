@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from baatcheet._types import EngineSid
+from baatcheet.engine.deadlines import DeadlineQueue
 from baatcheet.engine.frames import PreparedMessage, prepare_message
 from baatcheet.engine.http import HttpRequest, Responder
 from baatcheet.engine.websocket import WebSocketLike
@@ -34,6 +35,7 @@ __all__ = ["CloseReason", "EngineSession", "SessionHandler", "TransportName"]
 
 log = logging.getLogger(__name__)
 
+_NEVER = float("inf")
 _TEXT_HEADERS = [(b"content-type", b"text/plain; charset=UTF-8")]
 _WS_CLOSE_GOING_AWAY = 1001
 _WS_CLOSE_POLICY = 1008
@@ -88,14 +90,15 @@ class EngineSession:
 
     __slots__ = (
         "_closed_callback",
+        "_deadlines",
         "_heartbeat",
         "_pending_get",
         "_poll_queue",
         "_probe",
         "_settings",
-        "_timer",
         "_upgrade_timer",
         "closed",
+        "deadline",
         "handler",
         "request",
         "sid",
@@ -108,6 +111,7 @@ class EngineSession:
         request: HttpRequest,
         settings: Settings,
         closed_callback: Callable[[EngineSession], None],
+        deadlines: DeadlineQueue,
     ) -> None:
         self.sid = sid
         self.request = request
@@ -124,7 +128,9 @@ class EngineSession:
             ping_interval=settings.ping_interval_ms / 1000,
             ping_timeout=settings.ping_timeout_ms / 1000,
         )
-        self._timer: asyncio.TimerHandle | None = None
+        self._deadlines = deadlines
+        self.deadline = _NEVER
+        """When the heartbeat must next be looked at (loop time)."""
         self._upgrade_timer: asyncio.TimerHandle | None = None
 
     @property
@@ -139,7 +145,7 @@ class EngineSession:
         self._send_control(open_packet)
         loop = asyncio.get_running_loop()
         self._heartbeat.start(loop.time())
-        self._schedule(loop)
+        self._schedule()
 
     def attach_websocket(self, ws: WebSocketLike) -> None:
         """Use ``ws`` as the session's transport from the start (no polling)."""
@@ -159,8 +165,7 @@ class EngineSession:
         if self.closed:
             return
         self.closed = True
-        if self._timer is not None:
-            self._timer.cancel()
+        self.deadline = _NEVER
         if self._upgrade_timer is not None:
             self._upgrade_timer.cancel()
         if self._probe is not None:
@@ -254,16 +259,17 @@ class EngineSession:
 
     # -- heartbeat -----------------------------------------------------------------
 
-    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = loop.call_at(self._heartbeat.next_deadline(), self._on_timer)
+    def _schedule(self) -> None:
+        deadline = self._heartbeat.next_deadline()
+        if deadline != self.deadline:
+            self.deadline = deadline
+            self._deadlines.push(deadline, self)
 
-    def _on_timer(self) -> None:
+    def on_deadline(self, now: float) -> None:
+        """The heartbeat deadline passed: ping, or close for ``ping timeout``."""
         if self.closed:
             return
-        loop = asyncio.get_running_loop()
-        now = loop.time()
+        self.deadline = _NEVER  # this entry is consumed; _schedule must push the next one
         heartbeat = self._heartbeat
         if heartbeat.timed_out(now):
             self._terminate(CloseReason.PING_TIMEOUT)
@@ -271,12 +277,11 @@ class EngineSession:
         if heartbeat.ping_due(now):
             self._send_control("2")
             heartbeat.ping_sent(now)
-        self._schedule(loop)
+        self._schedule()
 
     def _on_pong(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._heartbeat.pong_received(loop.time())
-        self._schedule(loop)
+        self._heartbeat.pong_received(asyncio.get_running_loop().time())
+        self._schedule()
 
     # -- receiving -----------------------------------------------------------------
 

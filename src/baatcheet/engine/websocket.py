@@ -18,8 +18,9 @@ from typing import Final, Protocol
 
 from websockets.exceptions import InvalidState
 from websockets.frames import Close, CloseCode, Frame, Opcode
-from websockets.http11 import Request, Response
-from websockets.protocol import State
+from websockets.http11 import Request
+from websockets.protocol import Protocol as FrameProtocol
+from websockets.protocol import Side, State
 from websockets.server import ServerProtocol
 
 from baatcheet.engine.frames import OPCODE_BINARY, OPCODE_TEXT, PreparedMessage, build_frame
@@ -78,30 +79,27 @@ class WebSocketConnection:
 
     def __init__(self, transport: asyncio.Transport, max_message_size: int) -> None:
         self.transport = transport
-        self._protocol = ServerProtocol(max_size=max_message_size)
+        self._protocol = FrameProtocol(Side.SERVER, state=State.OPEN, max_size=max_message_size)
         self._fragments: list[bytes] | None = None
         self._fragment_opcode = Opcode.TEXT
         self._closed = False
         self.on_message: MessageHandler = _ignore_message
         self.on_close: CloseHandler = _ignore_close
 
-    def accept(self, raw_request: bytes) -> bool:
+    def accept(self, request: Request) -> bool:
         """Answer the upgrade request; False when the handshake was invalid (a 4xx went out).
 
-        The request goes through the protocol's own parser (rather than being built
-        from our parse) so that the protocol moves on to frame parsing afterwards.
+        The opening handshake runs on a throw-away ``ServerProtocol``; frames are then
+        parsed by a plain server-side ``Protocol``. Keeping the handshake protocol would
+        keep the parsed request (headers and all) alive for the connection's lifetime:
+        a few kilobytes per idle connection.
         """
-        protocol = self._protocol
-        protocol.receive_data(raw_request)
-        events = protocol.events_received()
-        if not events or not isinstance(events[0], Request):
-            self.transport.close()
-            self._closed = True
-            return False
-        response: Response = protocol.accept(events[0])
-        protocol.send_response(response)
-        self._flush()
-        if self._protocol.state is not State.OPEN:
+        handshake = ServerProtocol()
+        handshake.send_response(handshake.accept(request))
+        for chunk in handshake.data_to_send():
+            if chunk:
+                self.transport.write(chunk)
+        if handshake.state is not State.OPEN:
             self.transport.close()
             self._closed = True
             return False

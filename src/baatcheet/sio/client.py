@@ -12,6 +12,7 @@ from baatcheet.engine.frames import prepare_message
 from baatcheet.engine.session import CloseReason, EngineSession
 from baatcheet.errors import ConnectRejected, ProtocolError
 from baatcheet.proto.socketio import Decoder, Packet, PacketType, encode
+from baatcheet.sio._tasks import spawn
 from baatcheet.sio.handshake import Handshake
 from baatcheet.sio.namespace import Namespace
 from baatcheet.sio.socket import Socket
@@ -31,7 +32,6 @@ class Client:
         "_connect_timer",
         "_decoder",
         "_lookup",
-        "_pending",
         "closed",
         "session",
         "sockets",
@@ -45,7 +45,6 @@ class Client:
         self.closed = False
         self._lookup = lookup
         self._decoder = Decoder()
-        self._pending: set[asyncio.Task[None]] = set()
         self._connect_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
             connect_timeout, self._on_connect_timeout
         )
@@ -78,7 +77,7 @@ class Client:
     def _route(self, packet: Packet) -> None:
         kind = packet.type
         if kind is PacketType.CONNECT:
-            self._spawn(self._connect(packet))
+            spawn(self._connect(packet))
             return
         socket = self.sockets.get(packet.namespace)
         if socket is None:
@@ -156,8 +155,3 @@ class Client:
         for socket in list(self.sockets.values()):
             socket.disconnect()
         self.session.close(CloseReason.FORCED_CLOSE)
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)

@@ -20,6 +20,7 @@ from baatcheet.proto.socketio import (
     encode,
     encode_event_text,
 )
+from baatcheet.sio._tasks import spawn
 from baatcheet.sio.broadcast import BroadcastOperator, RoomArg, _rooms
 from baatcheet.sio.handshake import Handshake
 
@@ -50,7 +51,6 @@ class Socket:
         "_acks",
         "_any",
         "_handlers",
-        "_tasks",
         "client",
         "connected",
         "data",
@@ -70,7 +70,6 @@ class Socket:
         self._handlers: dict[str, list[EventHandler]] = {}
         self._any: list[EventHandler] = []
         self._acks: dict[int, Callable[[list[Any]], None]] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
 
     def __repr__(self) -> str:
         return f"<Socket {self.id} {self.nsp.name}>"
@@ -304,9 +303,7 @@ class Socket:
             self._handler_failed(exc, ack_id, event)
             return
         if inspect.isawaitable(result):
-            task = asyncio.ensure_future(self._finish(result, ack_id, event))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            spawn(self._finish(result, ack_id, event))
         elif ack_id is not None:
             self._send_ack(ack_id, _ack_args(result))
 
