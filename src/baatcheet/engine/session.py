@@ -19,7 +19,7 @@ from baatcheet._types import EngineSid
 from baatcheet.engine.deadlines import DeadlineQueue
 from baatcheet.engine.frames import PreparedMessage, prepare_message
 from baatcheet.engine.http import HttpRequest, Responder
-from baatcheet.engine.websocket import WebSocketLike
+from baatcheet.engine.websocket import WebSocketConnection, WebSocketLike
 from baatcheet.errors import ProtocolError
 from baatcheet.proto.engineio import (
     SEPARATOR,
@@ -72,6 +72,10 @@ class SessionHandler(Protocol):
         """The session is over; it will not deliver or accept anything again."""
 
 
+def _nothing_buffered() -> int:
+    return 0
+
+
 class _NullHandler:
     __slots__ = ()
 
@@ -89,14 +93,17 @@ class EngineSession:
     """State of one client connection across transports."""
 
     __slots__ = (
+        "_buffered",
         "_closed_callback",
         "_deadlines",
         "_heartbeat",
+        "_high_water",
         "_pending_get",
         "_poll_queue",
         "_probe",
         "_settings",
         "_upgrade_timer",
+        "_write",
         "closed",
         "deadline",
         "handler",
@@ -129,6 +136,9 @@ class EngineSession:
             ping_timeout=settings.ping_timeout_ms / 1000,
         )
         self._deadlines = deadlines
+        self._high_water = settings.write_buffer_high_bytes
+        self._write: Callable[[bytes], None] | None = None
+        self._buffered: Callable[[], int] = _nothing_buffered
         self.deadline = _NEVER
         """When the heartbeat must next be looked at (loop time)."""
         self._upgrade_timer: asyncio.TimerHandle | None = None
@@ -152,6 +162,9 @@ class EngineSession:
         self.ws = ws
         ws.on_message = self._on_ws_message
         ws.on_close = self._on_ws_close
+        if isinstance(ws, WebSocketConnection):
+            self._write = ws.transport.write
+            self._buffered = ws.transport.get_write_buffer_size
 
     def close(self, reason: CloseReason = CloseReason.FORCED_CLOSE) -> None:
         """End the session: tell the client (CLOSE packet) and the handler."""
@@ -165,6 +178,7 @@ class EngineSession:
         if self.closed:
             return
         self.closed = True
+        self._write = None
         self.deadline = _NEVER
         if self._upgrade_timer is not None:
             self._upgrade_timer.cancel()
@@ -195,14 +209,22 @@ class EngineSession:
 
     # -- sending -----------------------------------------------------------------
 
-    def send_prepared(self, message: PreparedMessage, *, volatile: bool = False) -> bool:
+    def send_prepared(self, message: PreparedMessage, volatile: bool = False) -> bool:
         """Send a prepared MESSAGE; False if it was dropped (volatile or session closed).
 
-        This is the broadcast fast path: for a WebSocket it is one buffer check and
-        one ``transport.write`` of bytes shared with every other recipient.
+        This is the broadcast fast path: on a native WebSocket it is one call to the
+        transport's buffer size and one ``transport.write`` of bytes shared with every
+        other recipient, with no Python call in between.
         """
         if self.closed:
             return False
+        write = self._write
+        if write is not None:
+            buffered = self._buffered()
+            if buffered > self._high_water and not self._may_queue(buffered, volatile):
+                return False
+            write(message.ws)
+            return True
         ws = self.ws
         if ws is not None:
             buffered = ws.buffered_bytes()

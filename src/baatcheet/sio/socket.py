@@ -54,6 +54,7 @@ class Socket:
         "client",
         "connected",
         "data",
+        "deliver",
         "handshake",
         "id",
         "nsp",
@@ -67,6 +68,9 @@ class Socket:
         self.data: dict[str, Any] = {}
         """Free space for the application (e.g. the authenticated user)."""
         self.connected = False
+        self.deliver: Callable[[PreparedMessage, bool], bool] = client.session.send_prepared
+        """Adapter hook: write a prepared broadcast to this client (the session's own
+        method, so a broadcast costs no extra Python call per recipient)."""
         self._handlers: dict[str, list[EventHandler]] = {}
         self._any: list[EventHandler] = []
         self._acks: dict[int, Callable[[list[Any]], None]] = {}
@@ -225,10 +229,6 @@ class Socket:
         self.on_close("server namespace disconnect")
 
     # -- adapter callbacks (Recipient) ---------------------------------------------------
-
-    def deliver(self, message: PreparedMessage, volatile: bool) -> bool:
-        """Write a prepared broadcast to this client."""
-        return self.client.session.send_prepared(message, volatile=volatile)
 
     def expect_ack(self, ack_id: int, collector: AckCollector) -> None:
         """Send the client's answer to ``ack_id`` to ``collector``."""
