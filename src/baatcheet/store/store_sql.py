@@ -32,7 +32,11 @@ from baatcheet.store.base import (
 from baatcheet.store.group_commit import GroupCommitter
 from baatcheet.store.schema import memberships, messages, meta, refresh_tokens, rooms, users
 
-__all__ = ["SqlStore", "now_ms"]
+__all__ = [
+    "SqlStore",
+    "now_ms",
+    "stored_message",
+]
 
 _MessageKey = tuple[int, str]
 
@@ -40,6 +44,18 @@ _MessageKey = tuple[int, str]
 def now_ms() -> int:
     """Wall-clock time in epoch milliseconds, the unit of every stored timestamp."""
     return time.time_ns() // 1_000_000
+
+
+def stored_message(new: NewMessage, message_id: int, created_at: int) -> Message:
+    """The :class:`Message` that inserting ``new`` as ``message_id`` produced."""
+    return Message(
+        id=int(message_id),
+        room_id=new.room_id,
+        author=new.author,
+        body=new.body,
+        client_id=new.client_id,
+        created_at_ms=created_at,
+    )
 
 
 def _key(new: NewMessage) -> _MessageKey:
@@ -410,14 +426,7 @@ class SqlStore:
             if fresh:
                 ids = await self._insert_messages(conn, list(fresh.values()), created_at)
                 for new, message_id in zip(fresh.values(), ids, strict=True):
-                    inserted[_key(new)] = Message(
-                        id=int(message_id),
-                        room_id=new.room_id,
-                        author=new.author,
-                        body=new.body,
-                        client_id=new.client_id,
-                        created_at_ms=created_at,
-                    )
+                    inserted[_key(new)] = stored_message(new, message_id, created_at)
         answers: list[Appended] = []
         for new in batch:
             key = _key(new)
