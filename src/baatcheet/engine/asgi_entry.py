@@ -106,6 +106,11 @@ class _AsgiWebSocket:
         self._wakeup.set()
         self._notify(code, reason)
 
+    def abort(self, reason: str) -> None:
+        self._queue.clear()
+        self._buffered = 0
+        self.close(1008, reason)
+
     def _notify(self, code: int, reason: str) -> None:
         handler = self.on_close
         self.on_close = lambda code, reason: None

@@ -11,6 +11,7 @@ same protocol object, so an upgraded connection costs no extra objects.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Final
@@ -24,7 +25,7 @@ from baatcheet.engine.http import HttpRequest, status_line
 from baatcheet.engine.server import EngineServer, Upgrader
 from baatcheet.engine.websocket import WebSocketConnection
 
-__all__ = ["HttpConnection", "Router"]
+__all__ = ["HttpConnection", "Router", "close_connections"]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,21 @@ _MAX_HEADER_BYTES: Final = 64 * 1024
 _TEXT: Final = [(b"content-type", b"text/plain; charset=UTF-8")]
 
 UpgradeHandler = Callable[[HttpRequest, Upgrader], None]
+
+
+async def close_connections(router: Router, grace: float) -> None:
+    """Close idle HTTP connections, give the rest ``grace`` seconds, then abort them."""
+    for connection in list(router.connections):
+        if connection.idle and connection.transport is not None:
+            connection.transport.close()
+    if router.connections:
+        router.all_closed = asyncio.Event()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(router.all_closed.wait(), grace)
+    for connection in list(router.connections):
+        if connection.transport is not None:
+            connection.transport.abort()
+    await asyncio.sleep(0)
 
 
 class Router:
@@ -52,6 +68,16 @@ class Router:
         self.max_body_bytes = max_body_bytes
         self.app_state: dict[str, object] = {}
         self.tasks: set[asyncio.Task[None]] = set()
+        self.connections: set[HttpConnection] = set()
+        """Open client connections, so shutdown can close them all."""
+        self.all_closed: asyncio.Event | None = None
+        """Set when the last connection goes, while shutdown waits for that."""
+
+    def forget(self, connection: HttpConnection) -> None:
+        """A connection is gone."""
+        self.connections.discard(connection)
+        if not self.connections and self.all_closed is not None:
+            self.all_closed.set()
         """Hosted-app requests in flight (held so they are not garbage-collected)."""
 
 
@@ -128,10 +154,16 @@ class HttpConnection(asyncio.Protocol):
         self._busy = False
         self._responder: _Responder | None = None
 
+    @property
+    def idle(self) -> bool:
+        """True between HTTP requests: nothing is lost by closing it now."""
+        return self.ws is None and not self._busy
+
     # -- asyncio.Protocol --------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's TCPTransport
+        self._router.connections.add(self)
 
     def data_received(self, data: bytes) -> None:
         ws = self.ws
@@ -147,6 +179,7 @@ class HttpConnection(asyncio.Protocol):
             self._fail(400, f"malformed HTTP request: {exc}")
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._router.forget(self)
         ws = self.ws
         if ws is not None:
             ws.connection_lost()

@@ -186,7 +186,9 @@ class EngineSession:
             self._probe.close(_WS_CLOSE_GOING_AWAY, str(reason))
             self._probe = None
         ws = self.ws
-        if ws is not None:
+        if ws is not None and reason is CloseReason.SLOW_CONSUMER:
+            ws.abort(str(reason))
+        elif ws is not None:
             code = {
                 CloseReason.PAYLOAD_TOO_LARGE: _WS_CLOSE_TOO_BIG,
                 CloseReason.PARSE_ERROR: _WS_CLOSE_POLICY,

@@ -58,6 +58,9 @@ class WebSocketLike(Protocol):
     def buffered_bytes(self) -> int:
         """Bytes accepted but not yet handed to the network: the slow-consumer signal."""
 
+    def abort(self, reason: str) -> None:
+        """Drop the connection at once, without a closing handshake."""
+
 
 class WebSocketConnection:
     """One open WebSocket on an asyncio transport.
@@ -147,6 +150,12 @@ class WebSocketConnection:
         loop = asyncio.get_running_loop()
         loop.call_later(_CLOSE_GRACE_S, self.transport.close)
         self._notify_close(code, reason)
+
+    def abort(self, reason: str) -> None:
+        """Drop the connection now: a close frame cannot get past a full buffer anyway."""
+        self._closed = True
+        self.transport.abort()
+        self._notify_close(CloseCode.POLICY_VIOLATION, reason)
 
     def receive(self, data: bytes) -> None:
         """Feed bytes read from the transport; dispatches complete messages."""

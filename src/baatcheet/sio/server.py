@@ -14,7 +14,7 @@ from baatcheet.adapters.adapter_memory import MemoryAdapter
 from baatcheet.adapters.base import AdapterFactory
 from baatcheet.engine.asgi_bridge import AsgiApp, Lifespan
 from baatcheet.engine.asgi_entry import AsgiEntry
-from baatcheet.engine.http_server import HttpConnection, Router
+from baatcheet.engine.http_server import HttpConnection, Router, close_connections
 from baatcheet.engine.raw_websocket import RawWebSocketEndpoint
 from baatcheet.engine.server import AllowRequest, EngineServer
 from baatcheet.engine.session import CloseReason, EngineSession, SessionHandler
@@ -60,6 +60,7 @@ class Server:
             self.settings.cors_origins, self.settings.max_payload_bytes
         )
         self._listener: asyncio.Server | None = None
+        self._router: Router | None = None
         self._lifespan: Lifespan | None = None
         self._app_state: dict[str, object] = {}
         self._stopped = asyncio.Event()
@@ -205,6 +206,7 @@ class Server:
             max_body_bytes=max(settings.max_payload_bytes, 1_000_000),
         )
         router.app_state = self._app_state
+        self._router = router
         scheme = "https" if context is not None else "http"
         loop = asyncio.get_running_loop()
         self._listener = await loop.create_server(
@@ -239,9 +241,13 @@ class Server:
             listener.close()
         self.engine.close_all(CloseReason.SERVER_SHUTDOWN)
         wait = self.settings.shutdown_grace_s if grace is None else grace
+        if self._router is not None:
+            # Clients answer the close frames within milliseconds; a peer that does not
+            # is cut off so shutdown never hangs on it.
+            await close_connections(self._router, min(wait, 2.0))
         if listener is not None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(listener.wait_closed(), min(wait, 1.0))
+                await asyncio.wait_for(listener.wait_closed(), 1.0)
         for namespace in self.namespaces.values():
             await namespace.adapter.close()
         if self._lifespan is not None:
