@@ -51,7 +51,7 @@ async def open_store(settings: Settings) -> Store:
     window_s = settings.group_commit_window_ms / 1000
     try:
         if backend == "sqlite":
-            return await open_sqlite(settings.database_url, window_s)
+            return await open_sqlite(settings.database_url, window_s, settings.sqlite_synchronous)
         if backend == "postgresql":
             return await open_postgres(settings.database_url, window_s)
     except (OSError, TimeoutError) as exc:

@@ -12,7 +12,7 @@ import asyncio
 import os
 import secrets
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import StaticPool
 
 from baatcheet.errors import StoreError
+from baatcheet.settings import SqliteSynchronous
 from baatcheet.store.base import Appended, NewMessage
 from baatcheet.store.migrate import upgrade
 from baatcheet.store.schema import messages
@@ -44,21 +45,26 @@ _INSERT_MESSAGE_ORDER = tuple(_INSERT_MESSAGE.positiontup or ())
 _ROW_ORDER = ("room_id", "author_id", "body", "client_id", "created_at")
 
 
-def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    # WAL: readers do not block the writer. synchronous=FULL: a commit is on disk before
-    # it returns, which is what "acknowledged after commit" promises; group commit pays
-    # for the fsync once per batch. foreign_keys: SQLite leaves them off by default.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-    cursor.close()
+def _pragmas(synchronous: SqliteSynchronous) -> Callable[[Any, Any], None]:
+    """The connection set-up every SQLite connection of the store runs."""
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        # WAL: readers do not block the writer. synchronous: FULL puts every commit on
+        # disk before it returns (group commit pays the fsync once per batch); NORMAL
+        # leaves that to checkpoints. foreign_keys: SQLite leaves them off by default.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous.value.upper()}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    return on_connect
 
 
-def _engine(url: URL, **kwargs: Any) -> AsyncEngine:
+def _engine(url: URL, on_connect: Callable[[Any, Any], None], **kwargs: Any) -> AsyncEngine:
     engine = create_async_engine(url, **kwargs)
-    event.listen(engine.sync_engine, "connect", _on_connect)
+    event.listen(engine.sync_engine, "connect", on_connect)
     return engine
 
 
@@ -81,12 +87,14 @@ class SqliteStore(SqlStore):
         read_engine: AsyncEngine,
         group_commit_window_s: float,
         data_dir: Path | None,
+        *,
         database_path: Path | None = None,
+        on_connect: Callable[[Any, Any], None] | None = None,
     ) -> None:
         super().__init__(write_engine, read_engine, group_commit_window_s)
         self._data_dir = data_dir
         self._batch_writer: _BatchWriter | None = (
-            _BatchWriter(database_path) if database_path is not None else None
+            _BatchWriter(database_path, on_connect) if database_path is not None else None
         )
 
     async def close(self) -> None:
@@ -159,8 +167,9 @@ class SqliteStore(SqlStore):
 class _BatchWriter:
     """One thread, one ``sqlite3`` connection, one transaction per message batch."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, on_connect: Callable[[Any, Any], None] | None) -> None:
         self._path = path
+        self._on_connect = on_connect
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="baatcheet-sqlite-writer")
         self._connection: sqlite3.Connection | None = None
         self._insert_sql = _INSERT_MESSAGE_SQL
@@ -174,7 +183,8 @@ class _BatchWriter:
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        _on_connect(connection, None)
+        if self._on_connect is not None:
+            self._on_connect(connection, None)
         self._connection = connection
         return connection
 
@@ -215,7 +225,11 @@ def _prepare_directory(database: str) -> Path:
     return path
 
 
-async def open_sqlite(database_url: str, group_commit_window_s: float) -> SqliteStore:
+async def open_sqlite(
+    database_url: str,
+    group_commit_window_s: float,
+    synchronous: SqliteSynchronous = SqliteSynchronous.FULL,
+) -> SqliteStore:
     """Open (creating if needed) the SQLite database and apply migrations.
 
     ``sqlite+aiosqlite:///relative/path.db`` is relative to the working directory; the
@@ -226,14 +240,22 @@ async def open_sqlite(database_url: str, group_commit_window_s: float) -> Sqlite
     if url.drivername in ("sqlite", "sqlite+pysqlite"):
         url = url.set(drivername="sqlite+aiosqlite")
     database = url.database or ""
+    on_connect = _pragmas(synchronous)
     if database in ("", ":memory:"):
-        engine = _engine(url, poolclass=StaticPool)
+        engine = _engine(url, on_connect, poolclass=StaticPool)
         store = SqliteStore(engine, engine, group_commit_window_s, None)
     else:
         path = _prepare_directory(database)
-        write = _engine(url, pool_size=1, max_overflow=0)
-        read = _engine(url, pool_size=4, max_overflow=4)
-        store = SqliteStore(write, read, group_commit_window_s, path.parent, path)
+        write = _engine(url, on_connect, pool_size=1, max_overflow=0)
+        read = _engine(url, on_connect, pool_size=4, max_overflow=4)
+        store = SqliteStore(
+            write,
+            read,
+            group_commit_window_s,
+            path.parent,
+            database_path=path,
+            on_connect=on_connect,
+        )
     try:
         await upgrade(store._write)
     except Exception:
