@@ -101,6 +101,14 @@ class Settings(BaseSettings):
     refresh_token_ttl_s: int = Field(
         30 * 24 * 3600, gt=0, description="Lifetime of a refresh token."
     )
+    refresh_token_reuse_s: float = Field(
+        30.0,
+        ge=0,
+        description=(
+            "How long a rotated refresh token still works: a page reloaded while its refresh"
+            " was in flight comes back with the old token and must not be logged out."
+        ),
+    )
     max_message_length: int = Field(4000, gt=0, description="Longest chat message, in characters.")
     typing_expiry_ms: int = Field(5000, gt=0, description="A typing indicator lasts this long.")
     sqlite_synchronous: SqliteSynchronous = Field(

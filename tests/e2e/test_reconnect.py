@@ -58,9 +58,10 @@ def test_a_message_queued_offline_survives_a_page_reload(
     expect(alice.status).not_to_have_attribute("data-status", "connected")
     alice.send("do not lose me")
 
-    # The page itself must load again, but its socket must not get through yet.
-    server.start()
+    # The page itself must load again, but its socket must not get through yet. The route
+    # goes in before the server is back, or the old page's retries could deliver first.
     alice.page.route("**/socket.io/**", lambda route: route.abort())
+    server.start()
     alice.page.reload()
     expect(alice.message("do not lose me")).to_have_attribute("data-state", "sending")
     expect(alice.status).not_to_have_attribute("data-status", "connected")

@@ -19,7 +19,9 @@ from baatcheet.web.api import api_routes
 @pytest.fixture
 async def chat(tmp_path: Path) -> AsyncIterator[ChatService]:
     service = await ChatService.open(
-        Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}")
+        Settings(
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}", refresh_token_reuse_s=0
+        )
     )
     yield service
     await service.close()

@@ -102,6 +102,9 @@ class Accounts:
             _hash_refresh(new_refresh),
             now + self._settings.refresh_token_ttl_s * 1000,
             now,
+            # A page reloaded while its refresh was in flight never stored the new pair
+            # and comes back with the old token: it must not be logged out for that.
+            reuse_ms=round(self._settings.refresh_token_reuse_s * 1000),
         )
         if user is None:
             raise AuthError("refresh token is unknown, used or expired; log in again")

@@ -19,7 +19,7 @@ from baatcheet.proto.socketio import RESERVED_EVENTS, Packet, PacketType
 if TYPE_CHECKING:
     from baatcheet.sio.namespace import Namespace
 
-__all__ = ["BroadcastOperator", "RemoteSocket"]
+__all__ = ["BroadcastOperator", "BroadcastTargets", "RemoteSocket"]
 
 RoomArg = str | Iterable[str]
 
@@ -130,6 +130,67 @@ class BroadcastOperator:
     def disconnect_sockets(self, close: bool = False) -> None:
         """Disconnect every target socket (``close``: their whole connection)."""
         self.nsp.adapter.disconnect_sockets(self.options, close)
+
+
+class BroadcastTargets:
+    """Broadcast shortcuts that start from every socket of one namespace.
+
+    Shared by :class:`~baatcheet.sio.namespace.Namespace` and by the server (which
+    acts on ``/``); each says which namespace through :meth:`_operator`.
+    """
+
+    __slots__ = ()
+
+    def _operator(self) -> BroadcastOperator:
+        raise NotImplementedError
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to every socket of the namespace."""
+        self._operator().emit(event, *args)
+
+    def to(self, rooms: RoomArg) -> BroadcastOperator:
+        """Target the sockets in ``rooms``."""
+        return self._operator().to(rooms)
+
+    in_ = to
+
+    def except_(self, rooms: RoomArg) -> BroadcastOperator:
+        """Target everyone but the sockets in ``rooms``."""
+        return self._operator().except_(rooms)
+
+    @property
+    def volatile(self) -> BroadcastOperator:
+        """Target everyone, dropping the packet for clients not ready for it."""
+        return self._operator().volatile
+
+    @property
+    def local(self) -> BroadcastOperator:
+        """Target everyone on this node only."""
+        return self._operator().local
+
+    def timeout(self, seconds: float) -> BroadcastOperator:
+        """Target everyone, for an ``emit_with_ack`` that waits ``seconds``."""
+        return self._operator().timeout(seconds)
+
+    async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
+        """Send to everyone and gather their answers."""
+        return await self._operator().emit_with_ack(event, *args)
+
+    async def fetch_sockets(self) -> list[RemoteSocket]:
+        """Every socket of the namespace."""
+        return await self._operator().fetch_sockets()
+
+    def sockets_join(self, rooms: RoomArg) -> None:
+        """Make every socket join ``rooms``."""
+        self._operator().sockets_join(rooms)
+
+    def sockets_leave(self, rooms: RoomArg) -> None:
+        """Make every socket leave ``rooms``."""
+        self._operator().sockets_leave(rooms)
+
+    def disconnect_sockets(self, close: bool = False) -> None:
+        """Disconnect every socket of the namespace."""
+        self._operator().disconnect_sockets(close)
 
 
 class RemoteSocket:

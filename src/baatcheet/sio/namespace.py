@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from baatcheet._types import Room, SocketId
 from baatcheet.adapters.base import Adapter, AdapterFactory
 from baatcheet.errors import ConnectRejected
-from baatcheet.sio.broadcast import BroadcastOperator, RemoteSocket, RoomArg
+from baatcheet.sio.broadcast import BroadcastOperator, BroadcastTargets
 from baatcheet.sio.socket import Socket
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class _Listeners:
         return register(handler) if handler is not None else register
 
 
-class Namespace:
+class Namespace(BroadcastTargets):
     """One namespace (``/``, ``/chat``, …): its sockets, middleware, and adapter."""
 
     def __init__(
@@ -127,58 +127,8 @@ class Namespace:
         self.adapter.delete_all(socket.id)
         self.sockets.pop(socket.id, None)
 
-    # -- broadcasting --------------------------------------------------------------------
-
     def _operator(self) -> BroadcastOperator:
         return BroadcastOperator(self)
-
-    def emit(self, event: str, *args: Any) -> None:
-        """Send ``event`` to every socket in the namespace."""
-        self._operator().emit(event, *args)
-
-    def to(self, rooms: RoomArg) -> BroadcastOperator:
-        """Target the sockets in ``rooms``."""
-        return self._operator().to(rooms)
-
-    in_ = to
-
-    def except_(self, rooms: RoomArg) -> BroadcastOperator:
-        """Target everyone but the sockets in ``rooms``."""
-        return self._operator().except_(rooms)
-
-    @property
-    def volatile(self) -> BroadcastOperator:
-        """Target everyone, dropping the packet for clients not ready for it."""
-        return self._operator().volatile
-
-    @property
-    def local(self) -> BroadcastOperator:
-        """Target everyone on this node only."""
-        return self._operator().local
-
-    def timeout(self, seconds: float) -> BroadcastOperator:
-        """Target everyone, for an ``emit_with_ack`` that waits ``seconds``."""
-        return self._operator().timeout(seconds)
-
-    async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
-        """Send to everyone and gather their answers."""
-        return await self._operator().emit_with_ack(event, *args)
-
-    async def fetch_sockets(self) -> list[RemoteSocket]:
-        """Every socket of the namespace."""
-        return await self._operator().fetch_sockets()
-
-    def sockets_join(self, rooms: RoomArg) -> None:
-        """Make every socket join ``rooms``."""
-        self._operator().sockets_join(rooms)
-
-    def sockets_leave(self, rooms: RoomArg) -> None:
-        """Make every socket leave ``rooms``."""
-        self._operator().sockets_leave(rooms)
-
-    def disconnect_sockets(self, close: bool = False) -> None:
-        """Disconnect every socket of the namespace."""
-        self._operator().disconnect_sockets(close)
 
 
 class DynamicNamespace:

@@ -20,7 +20,7 @@ from baatcheet.engine.server import AllowRequest, EngineServer
 from baatcheet.engine.session import CloseReason, EngineSession, SessionHandler
 from baatcheet.errors import ConfigurationError
 from baatcheet.settings import Settings
-from baatcheet.sio.broadcast import BroadcastOperator, RemoteSocket, RoomArg
+from baatcheet.sio.broadcast import BroadcastOperator, BroadcastTargets
 from baatcheet.sio.client import Client
 from baatcheet.sio.namespace import DynamicNamespace, Namespace, NamespaceMatcher
 
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Server:
+class Server(BroadcastTargets):
     """A Socket.IO v5 server with its own HTTP/WebSocket listener.
 
     Args:
@@ -108,49 +108,8 @@ class Server:
         """Register a ``connection`` handler on ``/``."""
         return self.main.on(event, handler)
 
-    def emit(self, event: str, *args: Any) -> None:
-        """Send ``event`` to every socket of ``/``."""
-        self.main.emit(event, *args)
-
-    def to(self, rooms: RoomArg) -> BroadcastOperator:
-        """Target rooms of ``/``."""
-        return self.main.to(rooms)
-
-    in_ = to
-
-    def except_(self, rooms: RoomArg) -> BroadcastOperator:
-        """Target ``/`` except ``rooms``."""
-        return self.main.except_(rooms)
-
-    def timeout(self, seconds: float) -> BroadcastOperator:
-        """Target ``/`` for an ``emit_with_ack`` waiting ``seconds``."""
-        return self.main.timeout(seconds)
-
-    @property
-    def volatile(self) -> BroadcastOperator:
-        """Target ``/``, volatile."""
-        return self.main.volatile
-
-    @property
-    def local(self) -> BroadcastOperator:
-        """Target ``/`` on this node only."""
-        return self.main.local
-
-    async def fetch_sockets(self) -> list[RemoteSocket]:
-        """Every socket of ``/``."""
-        return await self.main.fetch_sockets()
-
-    def sockets_join(self, rooms: RoomArg) -> None:
-        """Make every socket of ``/`` join ``rooms``."""
-        self.main.sockets_join(rooms)
-
-    def sockets_leave(self, rooms: RoomArg) -> None:
-        """Make every socket of ``/`` leave ``rooms``."""
-        self.main.sockets_leave(rooms)
-
-    def disconnect_sockets(self, close: bool = False) -> None:
-        """Disconnect every socket of ``/``."""
-        self.main.disconnect_sockets(close)
+    def _operator(self) -> BroadcastOperator:
+        return BroadcastOperator(self.main)
 
     def asgi_app(self, fallback: AsgiApp | None = None) -> AsgiEntry:
         """This server as an ASGI app (e.g. ``fastapi_app.mount("/", server.asgi_app())``).

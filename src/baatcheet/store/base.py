@@ -144,12 +144,13 @@ class Store(Protocol):
         """Remember a refresh token (by its hash) until ``expires_at_ms``."""
 
     async def rotate_refresh_token(
-        self, old_hash: str, new_hash: str, expires_at_ms: int, now_ms: int
+        self, old_hash: str, new_hash: str, expires_at_ms: int, now_ms: int, reuse_ms: int = 0
     ) -> User | None:
         """Swap a live refresh token for a new one in one transaction.
 
         Returns the token's user, or ``None`` (and changes nothing) if ``old_hash`` is
-        unknown, already used, or expired at ``now_ms``. A token can be rotated once.
+        unknown or expired at ``now_ms``. The old token stays usable for ``reuse_ms``
+        after its first rotation (never past its own expiry), then stops working.
         """
 
     # Rooms -----------------------------------------------------------------------------

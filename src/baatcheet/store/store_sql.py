@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, insert, or_, select, tuple_
+from sqlalchemy import Row, and_, case, delete, insert, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -207,14 +207,17 @@ class SqlStore:
             )
 
     async def rotate_refresh_token(
-        self, old_hash: str, new_hash: str, expires_at_ms: int, now_ms: int
+        self, old_hash: str, new_hash: str, expires_at_ms: int, now_ms: int, reuse_ms: int = 0
     ) -> User | None:
-        """Delete the old row (only if live) and insert the new one in one transaction."""
+        """Cut the old row's life to ``reuse_ms`` (only if live), insert the new one."""
+        cap = now_ms + reuse_ms
+        expires = refresh_tokens.c.expires_at
         async with self._writing() as conn:
             user_id = await conn.scalar(
-                delete(refresh_tokens)
+                update(refresh_tokens)
                 .where(refresh_tokens.c.token_hash == old_hash)
-                .where(refresh_tokens.c.expires_at > now_ms)
+                .where(expires > now_ms)
+                .values(expires_at=case((expires > cap, cap), else_=expires))
                 .returning(refresh_tokens.c.user_id)
             )
             if user_id is None:

@@ -84,13 +84,21 @@ def test_garbage_is_an_invalid_token(accounts: Accounts, token: object) -> None:
         accounts.verify(token)
 
 
-async def test_refresh_rotates_the_refresh_token(accounts: Accounts) -> None:
+async def test_refresh_rotates_the_refresh_token(store: Store) -> None:
+    accounts = await Accounts.open(store, Settings(jwt_secret=SECRET, refresh_token_reuse_s=0))
     session = await accounts.register("ada", "correct horse")
     renewed = await accounts.refresh(session.refresh_token)
     assert renewed.user == User(session.user.id, "ada")
     assert renewed.refresh_token != session.refresh_token
     with pytest.raises(AuthError, match="log in again"):
         await accounts.refresh(session.refresh_token)
+
+
+async def test_a_just_rotated_refresh_token_survives_a_reload_race(accounts: Accounts) -> None:
+    session = await accounts.register("ada", "correct horse")
+    await accounts.refresh(session.refresh_token)  # the answer a reloading page never stored
+    again = await accounts.refresh(session.refresh_token)
+    assert again.user == User(session.user.id, "ada")
 
 
 async def test_without_a_configured_secret_the_stored_one_is_reused(store: Store) -> None:

@@ -173,6 +173,18 @@ async def test_a_refresh_token_rotates_exactly_once(store: Store) -> None:
     assert await store.rotate_refresh_token("new", "x", 4_000, now_ms=3_000) is None
 
 
+async def test_a_rotated_refresh_token_still_works_within_the_reuse_window(store: Store) -> None:
+    user = await _user(store)
+    old, a, b, c, d = (f"{name}-{user.id}" for name in ("old", "a", "b", "c", "d"))
+    await store.add_refresh_token(old, user.id, expires_at_ms=100_000)
+    assert await store.rotate_refresh_token(old, a, 200_000, now_ms=1_000, reuse_ms=500) == user
+    # A reloaded page that never saw `a` comes back with `old` 300 ms later: still fine.
+    assert await store.rotate_refresh_token(old, b, 200_000, now_ms=1_300, reuse_ms=500) == user
+    # Past the window the old token is dead, however often it was reused.
+    assert await store.rotate_refresh_token(old, c, 200_000, now_ms=1_600, reuse_ms=500) is None
+    assert await store.rotate_refresh_token(a, d, 200_000, now_ms=1_600) == user
+
+
 async def test_the_instance_secret_is_stable(store: Store) -> None:
     first = await store.instance_secret("jwt")
     assert len(first) >= 32
