@@ -25,6 +25,17 @@ async def _connected(
     return clients
 
 
+async def _one_client(
+    js: JsDriver, running_server: ServerFactory
+) -> tuple[JsClient, asyncio.Queue[Socket]]:
+    """One connected official client, and the server-side sockets as they come."""
+    server: Server = await running_server()
+    sockets: asyncio.Queue[Socket] = asyncio.Queue()
+    server.on("connection", sockets.put_nowait)
+    (client,) = await _connected(js, server)
+    return client, sockets
+
+
 async def _server_with_handlers(running_server: ServerFactory) -> Server:
     server: Server = await running_server()
 
@@ -122,10 +133,7 @@ async def test_the_client_times_out_when_the_server_handler_never_finishes(
 async def test_emit_with_ack_from_the_server_returns_the_client_answer(
     js: JsDriver, running_server: ServerFactory
 ) -> None:
-    server: Server = await running_server()
-    sockets: asyncio.Queue[Socket] = asyncio.Queue()
-    server.on("connection", sockets.put_nowait)
-    (client,) = await _connected(js, server)
+    client, sockets = await _one_client(js, running_server)
     await client.on_ack("question", ["answer", 42])
     socket = await sockets.get()
     assert await socket.emit_with_ack("question", "what?", timeout=2) == ["answer", 42]
@@ -136,10 +144,7 @@ async def test_emit_with_ack_from_the_server_returns_the_client_answer(
 async def test_emit_with_ack_from_the_server_times_out_when_the_client_never_answers(
     js: JsDriver, running_server: ServerFactory
 ) -> None:
-    server: Server = await running_server()
-    sockets: asyncio.Queue[Socket] = asyncio.Queue()
-    server.on("connection", sockets.put_nowait)
-    (client,) = await _connected(js, server)
+    client, sockets = await _one_client(js, running_server)
     await client.on_ack("question", "never")
     socket = await sockets.get()
     with pytest.raises(AckTimeoutError) as timed_out:
@@ -151,10 +156,7 @@ async def test_emit_with_ack_from_the_server_times_out_when_the_client_never_ans
 async def test_a_late_client_answer_after_the_timeout_is_ignored(
     js: JsDriver, running_server: ServerFactory
 ) -> None:
-    server: Server = await running_server()
-    sockets: asyncio.Queue[Socket] = asyncio.Queue()
-    server.on("connection", sockets.put_nowait)
-    (client,) = await _connected(js, server)
+    client, sockets = await _one_client(js, running_server)
     await client.on_ack("question", "never")
     socket = await sockets.get()
     with pytest.raises(AckTimeoutError):
@@ -168,10 +170,7 @@ async def test_a_late_client_answer_after_the_timeout_is_ignored(
 async def test_a_server_emit_callback_runs_with_the_client_answer(
     js: JsDriver, running_server: ServerFactory
 ) -> None:
-    server: Server = await running_server()
-    sockets: asyncio.Queue[Socket] = asyncio.Queue()
-    server.on("connection", sockets.put_nowait)
-    (client,) = await _connected(js, server)
+    client, sockets = await _one_client(js, running_server)
     await client.on_ack("*", ["yes", b"\x01"])
     socket = await sockets.get()
     answered: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
@@ -182,10 +181,7 @@ async def test_a_server_emit_callback_runs_with_the_client_answer(
 async def test_a_pending_server_ack_fails_when_the_client_disconnects(
     js: JsDriver, running_server: ServerFactory
 ) -> None:
-    server: Server = await running_server()
-    sockets: asyncio.Queue[Socket] = asyncio.Queue()
-    server.on("connection", sockets.put_nowait)
-    (client,) = await _connected(js, server)
+    client, sockets = await _one_client(js, running_server)
     await client.on_ack("question", "never")
     socket = await sockets.get()
     waiting = asyncio.ensure_future(socket.emit_with_ack("question", timeout=5))
