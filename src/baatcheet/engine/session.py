@@ -17,7 +17,7 @@ from typing import Protocol
 
 from baatcheet._types import EngineSid
 from baatcheet.engine.deadlines import DeadlineQueue
-from baatcheet.engine.frames import PreparedMessage, prepare_message
+from baatcheet.engine.frames import PreparedMessage
 from baatcheet.engine.http import HttpRequest, Responder
 from baatcheet.engine.websocket import WebSocketConnection, WebSocketLike
 from baatcheet.errors import ProtocolError
@@ -241,10 +241,6 @@ class EngineSession:
         self._poll_queue.extend(message.polling)
         self._flush_poll()
         return True
-
-    def send_text(self, text: str) -> bool:
-        """Send one text MESSAGE to this session only."""
-        return self.send_prepared(prepare_message((text,)))
 
     def _may_queue(self, buffered: int, volatile: bool) -> bool:
         """Apply the slow-consumer policy; True if the packet may still be written."""

@@ -108,11 +108,6 @@ class WebSocketConnection:
             return False
         return True
 
-    @property
-    def open(self) -> bool:
-        """True until a close frame was sent or the transport went away."""
-        return not self._closed and self._protocol.state is State.OPEN
-
     def buffered_bytes(self) -> int:
         """Bytes queued in the transport's write buffer: the slow-consumer signal."""
         return self.transport.get_write_buffer_size()
