@@ -198,3 +198,30 @@ async def test_a_disconnecting_handler_still_sees_the_rooms_that_disconnect_has_
     nsp: Namespace = lobby.server.main
     assert "red" not in nsp.adapter.socket_rooms(alice.id)
     assert [socket.id for socket in await lobby.server.in_("red").fetch_sockets()] == []
+
+
+async def test_frames_held_by_coalesce_writes_arrive_complete_and_in_order(lobby: Lobby) -> None:
+    """A burst's broadcasts and ack reach every member, in emit order, ack last."""
+    _join(lobby, alice=["red"], bob=["red"], carol=["blue"])
+    server = lobby.server
+
+    def burst() -> str:
+        server.coalesce_writes()
+        for number in (1, 2, 3):
+            server.to("red").emit("news", number)
+        return "done"
+
+    lobby.sockets["alice"].on("burst", burst)
+    alice = lobby.clients["alice"]
+    assert await alice.emit_with_ack("burst") == ["done"]
+    assert await lobby.received("news") == {
+        "alice": [[1], [2], [3]],
+        "bob": [[1], [2], [3]],
+        "carol": [],
+    }
+    kinds = [
+        report.get("args") if report.get("kind") == "event" else report.get("kind")
+        for report in alice.history
+        if report.get("kind") == "ack" or report.get("name") == "news"
+    ]
+    assert kinds == [[1], [2], [3], "ack"]

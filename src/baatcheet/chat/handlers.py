@@ -80,7 +80,8 @@ _Method = Callable[[_Session, Any], Awaitable[_Answer]]
 class _ChatNamespace:
     """Holds the per-node state of ``/chat``: sessions by user, presence, typing timers."""
 
-    def __init__(self, nsp: Namespace, chat: ChatService) -> None:
+    def __init__(self, server: Server, nsp: Namespace, chat: ChatService) -> None:
+        self._coalesce_writes = server.coalesce_writes
         self._nsp = nsp
         self._chat = chat
         self._by_user: dict[int, dict[SocketId, _Session]] = {}
@@ -275,6 +276,9 @@ class _ChatNamespace:
                 await self._require_member(session, request.roomId)
                 pending = self._chat.store.append_message(new)
         appended = await pending
+        # Every sender of this commit batch resumes in this loop turn: one write per
+        # connection for all their broadcasts and acks.
+        self._coalesce_writes()
         message = appended.message
         if appended.created:
             # Saved, then broadcast: everyone who sees it can also find it in history.
@@ -346,6 +350,6 @@ class _ChatNamespace:
 def register_chat(server: Server, chat: ChatService) -> None:
     """Serve the chat protocol on ``/chat`` of ``server``, backed by ``chat``."""
     nsp: Namespace = server.of(CHAT_NAMESPACE)
-    handlers = _ChatNamespace(nsp, chat)
+    handlers = _ChatNamespace(server, nsp, chat)
     nsp.use(handlers.authenticate)
     nsp.on("connection", handlers.connected)

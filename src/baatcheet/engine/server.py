@@ -17,6 +17,7 @@ from enum import IntEnum
 import orjson
 
 from baatcheet._types import EngineSid
+from baatcheet.engine.coalesce import WriteCoalescer
 from baatcheet.engine.cors import OriginPolicy
 from baatcheet.engine.deadlines import DeadlineQueue
 from baatcheet.engine.http import HttpRequest, Responder
@@ -84,6 +85,8 @@ class EngineServer:
         self._origins = OriginPolicy(settings.cors_origins)
         self._tasks: set[asyncio.Task[None]] = set()
         self._deadlines = DeadlineQueue()
+        self.writes = WriteCoalescer()
+        """Coalesces WebSocket writes during bursts; see :meth:`WriteCoalescer.hold`."""
 
     # -- HTTP --------------------------------------------------------------------------
 
@@ -178,7 +181,9 @@ class EngineServer:
                 return
         sid = EngineSid(secrets.token_urlsafe(15))
         settings = self.settings
-        session = EngineSession(sid, request, settings, self._forget, self._deadlines)
+        session = EngineSession(
+            sid, request, settings, self._forget, deadlines=self._deadlines, writes=self.writes
+        )
         if upgrader is not None:
             ws = upgrader.accept(settings.max_payload_bytes)
             if ws is None:

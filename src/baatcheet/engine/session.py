@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from baatcheet._types import EngineSid
+from baatcheet.engine.coalesce import WriteCoalescer
 from baatcheet.engine.deadlines import DeadlineQueue
 from baatcheet.engine.frames import PreparedMessage
 from baatcheet.engine.http import HttpRequest, Responder
@@ -104,6 +105,7 @@ class EngineSession:
         "_settings",
         "_upgrade_timer",
         "_write",
+        "_writes",
         "closed",
         "deadline",
         "handler",
@@ -118,7 +120,9 @@ class EngineSession:
         request: HttpRequest,
         settings: Settings,
         closed_callback: Callable[[EngineSession], None],
+        *,
         deadlines: DeadlineQueue,
+        writes: WriteCoalescer,
     ) -> None:
         self.sid = sid
         self.request = request
@@ -136,6 +140,7 @@ class EngineSession:
             ping_timeout=settings.ping_timeout_ms / 1000,
         )
         self._deadlines = deadlines
+        self._writes = writes
         self._high_water = settings.write_buffer_high_bytes
         self._write: Callable[[bytes], None] | None = None
         self._buffered: Callable[[], int] = _nothing_buffered
@@ -216,7 +221,8 @@ class EngineSession:
 
         This is the broadcast fast path: on a native WebSocket it is one call to the
         transport's buffer size and one ``transport.write`` of bytes shared with every
-        other recipient, with no Python call in between.
+        other recipient, with no Python call in between — or, while the server's
+        :class:`WriteCoalescer` holds, one append to this session's held frames.
         """
         if self.closed:
             return False
@@ -225,7 +231,10 @@ class EngineSession:
             buffered = self._buffered()
             if buffered > self._high_water and not self._may_queue(buffered, volatile):
                 return False
-            write(message.ws)
+            if self._writes.held is None:
+                write(message.ws)
+            else:
+                self._writes.add(self, message.ws)
             return True
         ws = self.ws
         if ws is not None:
@@ -241,6 +250,16 @@ class EngineSession:
         self._poll_queue.extend(message.polling)
         self._flush_poll()
         return True
+
+    def write_held(self, frames: list[bytes]) -> None:
+        """Write frames the coalescer held for this session, in one call.
+
+        A session that closed meanwhile has already sent its close frame; what was held
+        for it is dropped, as a direct write after the close would have been.
+        """
+        write = self._write
+        if write is not None:
+            write(frames[0] if len(frames) == 1 else b"".join(frames))
 
     def _may_queue(self, buffered: int, volatile: bool) -> bool:
         """Apply the slow-consumer policy; True if the packet may still be written."""

@@ -111,6 +111,16 @@ class Server(BroadcastTargets):
     def _operator(self) -> BroadcastOperator:
         return BroadcastOperator(self.main)
 
+    def coalesce_writes(self) -> None:
+        """Send this burst's WebSocket frames with one write per connection.
+
+        For handlers that resume many at once, such as every sender woken by one batch
+        commit: frames they emit (broadcasts and acks alike) are held until the loop has
+        run the callbacks already queued, then each connection gets its frames in one
+        system call, in order. Cheap to call repeatedly; outside bursts, do not bother.
+        """
+        self.engine.writes.hold()
+
     def asgi_app(self, fallback: AsgiApp | None = None) -> AsgiEntry:
         """This server as an ASGI app (e.g. ``fastapi_app.mount("/", server.asgi_app())``).
 
