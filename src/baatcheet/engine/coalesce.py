@@ -14,9 +14,12 @@ broadcast pays nothing for this.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Protocol
 
 __all__ = ["HeldWriter", "WriteCoalescer"]
+
+log = logging.getLogger(__name__)
 
 
 class HeldWriter(Protocol):
@@ -64,4 +67,7 @@ class WriteCoalescer:
         self.held = None
         if held:
             for writer, frames in held.items():
-                writer.write_held(frames)
+                try:
+                    writer.write_held(frames)
+                except Exception:  # one broken transport must not cost the others their frames
+                    log.exception("writing %d held frames to %r failed", len(frames), writer)

@@ -64,6 +64,24 @@ async def test_a_hold_after_the_flush_starts_a_new_burst() -> None:
     assert alice.calls == [[b"one"], [b"two"]]
 
 
+class _BrokenWriter:
+    def write_held(self, frames: list[bytes]) -> None:
+        raise RuntimeError("transport is closed")
+
+
+async def test_a_writer_that_fails_does_not_cost_the_others_their_frames(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    writes = WriteCoalescer()
+    alice = _Writer()
+    writes.hold()
+    writes.add(_BrokenWriter(), b"lost")
+    writes.add(alice, b"kept")
+    await _next_turn()
+    assert alice.calls == [[b"kept"]]
+    assert "transport is closed" in caplog.text
+
+
 async def test_an_empty_hold_writes_nothing() -> None:
     writes = WriteCoalescer()
     writes.hold()
