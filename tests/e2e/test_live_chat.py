@@ -36,7 +36,7 @@ def test_messages_appear_live_for_the_other_user_in_both_directions(new_user: Ne
     expect(bob.message("thanks alice!")).to_have_attribute("data-mine", "true")
 
 
-def test_my_message_is_marked_read_once_the_other_user_has_it_on_screen(
+def test_my_message_is_marked_read_once_the_other_user_has_it_on_screen_and_stays_read(
     new_user: NewUser,
 ) -> None:
     alice, bob = _alice_and_bob_in_general(new_user)
@@ -44,6 +44,11 @@ def test_my_message_is_marked_read_once_the_other_user_has_it_on_screen(
     alice.send("did you read this?")
 
     expect(bob.message("did you read this?")).to_be_visible()
+    expect(alice.message("did you read this?")).to_have_attribute("data-state", "read")
+
+    # Receipts are stored: after a reload the message is still read, not merely sent.
+    alice.page.reload()
+    expect(alice.status).to_have_attribute("data-status", "connected")
     expect(alice.message("did you read this?")).to_have_attribute("data-state", "read")
 
 

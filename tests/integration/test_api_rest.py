@@ -169,3 +169,25 @@ async def test_healthz_reports_ok_then_503_when_the_database_is_gone(
     await chat.store.close()
     down = await http.get("/healthz")
     assert down.status_code == 503
+
+
+async def test_history_carries_the_other_members_receipt_cursors(
+    http: httpx.AsyncClient, chat: ChatService
+) -> None:
+    alice = await _register(http, "alice")
+    bob = await _register(http, "bob")
+    room = (
+        await http.post(
+            "/api/rooms",
+            json={"name": "pair", "kind": "private", "members": ["bob"]},
+            headers=_auth(alice),
+        )
+    ).json()["room"]
+    author = User(alice["user"]["id"], "alice")
+    appended = await chat.store.append_message(NewMessage(room["id"], author, "hi", "c1"))
+    await chat.store.advance_receipt(room["id"], bob["user"]["id"], appended.message.id, read=True)
+    page = (await http.get(f"/api/rooms/{room['id']}/messages", headers=_auth(alice))).json()
+    assert page["receipts"] == {
+        "deliveredUpTo": appended.message.id,
+        "readUpTo": appended.message.id,
+    }

@@ -135,3 +135,43 @@ async def test_presence_of_a_public_room_is_visible_before_joining_but_not_of_a_
     assert listed["users"] == [_user(alice_s)]
     [refused] = await eve.emit_with_ack("presence:list", {"roomId": room_id})
     assert refused["error"]["code"] == "forbidden"
+
+
+async def test_receipts_are_stored_so_a_reloaded_sender_still_sees_read(
+    srv: ChatServer, js: JsDriver
+) -> None:
+    room_id, alice_s, bob_s = await _pair(srv)
+    alice, bob = await srv.connect(js, alice_s), await srv.connect(js, bob_s)
+    sent = []
+    for number in (1, 2):
+        [ack] = await alice.emit_with_ack(
+            "message:send", {"roomId": room_id, "body": f"m{number}", "clientId": f"c{number}"}
+        )
+        sent.append(ack["id"])
+    await bob.emit_with_ack("receipt:delivered", {"roomId": room_id, "messageId": sent[1]})
+    await bob.emit_with_ack("receipt:read", {"roomId": room_id, "messageId": sent[0]})
+    await alice.disconnect()
+
+    reloaded = await srv.connect(js, alice_s)
+    [page] = await reloaded.emit_with_ack("history:fetch", {"roomId": room_id})
+    assert page["receipts"] == {"deliveredUpTo": sent[1], "readUpTo": sent[0]}
+    # Bob's own history shows what alice got of his messages: nothing yet.
+    [bobs_page] = await bob.emit_with_ack("history:fetch", {"roomId": room_id})
+    assert bobs_page["receipts"] == {"deliveredUpTo": 0, "readUpTo": 0}
+
+
+async def test_a_receipt_that_moves_no_cursor_is_acked_but_not_relayed(
+    srv: ChatServer, js: JsDriver
+) -> None:
+    room_id, alice_s, bob_s = await _pair(srv)
+    alice, bob = await srv.connect(js, alice_s), await srv.connect(js, bob_s)
+    [sent] = await alice.emit_with_ack(
+        "message:send", {"roomId": room_id, "body": "hi", "clientId": "c1"}
+    )
+    receipt = {"roomId": room_id, "messageId": sent["id"]}
+    assert await bob.emit_with_ack("receipt:read", receipt) == [{"ok": True}]
+    await alice.next_event("receipt")
+    second_tab = await srv.connect(js, bob_s)
+    assert await second_tab.emit_with_ack("receipt:read", receipt) == [{"ok": True}]
+    assert await bob.emit_with_ack("receipt:delivered", receipt) == [{"ok": True}]
+    await alice.assert_silent("event", name="receipt", within=0.3)

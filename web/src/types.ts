@@ -23,6 +23,14 @@ export interface Message {
   ts: number;
 }
 
+/** The answer to `history:fetch` (and `GET /api/rooms/{id}/messages`). */
+export interface HistoryPage {
+  messages: Message[];
+  hasMore: boolean;
+  /** How far the room's other members got: my messages up to these ids are delivered / read. */
+  receipts: { deliveredUpTo: number; readUpTo: number };
+}
+
 export interface AckError {
   code: string;
   message: string;

@@ -33,7 +33,7 @@ from baatcheet.chat.payloads import (
 )
 from baatcheet.chat.receipts import ReceiptState
 from baatcheet.chat.service import ChatService
-from baatcheet.chat.shapes import message_json, room_json, user_json
+from baatcheet.chat.shapes import history_json, message_json, room_json, user_json
 from baatcheet.chat.typing import TypingTracker
 from baatcheet.errors import (
     AuthError,
@@ -289,10 +289,8 @@ class _ChatNamespace:
     async def _history_fetch(self, session: _Session, payload: Any) -> _Answer:
         request = parse(HistoryFetch, payload)
         page = await self._chat.messages.history(session.user, request)
-        return {
-            "messages": [message_json(message) for message in page.messages],
-            "hasMore": page.has_more,
-        }
+        cursors = await self._chat.receipts.cursors(session.user, request.roomId)
+        return history_json(page, cursors)
 
     async def _typing_start(self, session: _Session, payload: Any) -> _Answer:
         request = parse(RoomRef, payload)
@@ -308,7 +306,9 @@ class _ChatNamespace:
 
     async def _receipt(self, session: _Session, payload: Any, state: ReceiptState) -> _Answer:
         request = parse(Receipt, payload)
-        message = await self._chat.receipts.check(session.user, request)
+        message = await self._chat.receipts.record(session.user, request, state)
+        if message is None:
+            return {}
         self._nsp.to(_room_key(message.room_id)).except_(_user_key(session.user.id)).emit(
             "receipt",
             {

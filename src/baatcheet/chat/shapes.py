@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from baatcheet.store import Message, Room, User
+from baatcheet.store import HistoryPage, Message, ReceiptCursors, Room, User
 
-__all__ = ["message_json", "room_json", "user_json"]
+__all__ = ["history_json", "message_json", "room_json", "user_json"]
 
 
 def user_json(user: User) -> dict[str, Any]:
@@ -31,4 +31,17 @@ def message_json(message: Message) -> dict[str, Any]:
         "body": message.body,
         "clientId": message.client_id,
         "ts": message.created_at_ms,
+    }
+
+
+def history_json(page: HistoryPage, cursors: ReceiptCursors) -> dict[str, Any]:
+    """A history page: ``{messages, hasMore, receipts: {deliveredUpTo, readUpTo}}``.
+
+    ``receipts`` are the other members' cursors, so the reader can show its own messages
+    as delivered or read without waiting for new receipts.
+    """
+    return {
+        "messages": [message_json(message) for message in page.messages],
+        "hasMore": page.has_more,
+        "receipts": {"deliveredUpTo": cursors.delivered_up_to, "readUpTo": cursors.read_up_to},
     }

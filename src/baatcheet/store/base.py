@@ -28,6 +28,7 @@ __all__ = [
     "HistoryPage",
     "Message",
     "NewMessage",
+    "ReceiptCursors",
     "Room",
     "RoomKind",
     "Store",
@@ -112,6 +113,19 @@ class HistoryPage:
 
     messages: tuple[Message, ...]
     has_more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptCursors:
+    """How far the *other* members of a room got: the newest message id any of them has
+    received and the newest any of them has read (0: none yet).
+
+    A reader's own messages with ``id <= read_up_to`` are read, else with
+    ``id <= delivered_up_to`` delivered, else sent.
+    """
+
+    delivered_up_to: int
+    read_up_to: int
 
 
 class Store(Protocol):
@@ -206,3 +220,17 @@ class Store(Protocol):
 
     async def history(self, room_id: int, before: int | None, limit: int) -> HistoryPage:
         """Up to ``limit`` messages of the room with id < ``before``, newest first."""
+
+    # Receipts --------------------------------------------------------------------------
+
+    async def advance_receipt(
+        self, room_id: int, user_id: int, message_id: int, *, read: bool
+    ) -> bool:
+        """Raise the member's delivered cursor (and read cursor if ``read``) to ``message_id``.
+
+        Cursors never move back: a receipt older than the cursor changes nothing. Returns
+        whether any cursor moved; ``False`` too if the user is no member of the room.
+        """
+
+    async def receipt_cursors(self, room_id: int, reader_id: int) -> ReceiptCursors:
+        """The highest cursors among the room's members other than ``reader_id``."""

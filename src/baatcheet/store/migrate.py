@@ -14,18 +14,18 @@ __all__ = ["upgrade"]
 _SCRIPTS = Path(__file__).with_name("migrations")
 
 
-def _upgrade_sync(connection: Connection) -> None:
+def _upgrade_sync(connection: Connection, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(_SCRIPTS))
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)
 
 
-async def upgrade(engine: AsyncEngine) -> None:
-    """Bring the database schema to the newest revision; a no-op when it is current.
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Bring the database schema to ``revision`` (the newest by default); a no-op when there.
 
     Runs in one transaction where the database allows transactional DDL (PostgreSQL,
     SQLite), so a failed upgrade leaves the previous schema in place.
     """
     async with engine.begin() as connection:
-        await connection.run_sync(_upgrade_sync)
+        await connection.run_sync(_upgrade_sync, revision)

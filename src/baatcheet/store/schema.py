@@ -13,6 +13,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 __all__ = [
@@ -56,6 +57,10 @@ memberships = Table(
     Column("room_id", ID, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True),
     Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("joined_at", BigInteger, nullable=False),
+    # Receipt cursors: the newest message id this member has received / read in the room
+    # (a receipt covers every earlier message too); 0 before the first receipt.
+    Column("delivered_up_to", BigInteger, nullable=False, server_default=text("0")),
+    Column("read_up_to", BigInteger, nullable=False, server_default=text("0")),
     Index("ix_memberships_user_id", "user_id"),
 )
 

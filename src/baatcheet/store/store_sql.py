@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Row, and_, case, delete, insert, or_, select, tuple_, update
+from sqlalchemy import Row, and_, case, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -25,6 +25,7 @@ from baatcheet.store.base import (
     HistoryPage,
     Message,
     NewMessage,
+    ReceiptCursors,
     Room,
     RoomKind,
     User,
@@ -500,3 +501,38 @@ class SqlStore:
         async with self._reading() as conn:
             rows = (await conn.execute(query)).all()
         return HistoryPage(tuple(_message(row) for row in rows[:limit]), len(rows) > limit)
+
+    # Receipts --------------------------------------------------------------------------
+
+    async def advance_receipt(
+        self, room_id: int, user_id: int, message_id: int, *, read: bool
+    ) -> bool:
+        """One conditional UPDATE of the membership row: a stale receipt matches no row."""
+        delivered, read_up_to = memberships.c.delivered_up_to, memberships.c.read_up_to
+        values: dict[str, Any] = {
+            "delivered_up_to": case((delivered < message_id, message_id), else_=delivered)
+        }
+        behind = delivered < message_id
+        if read:
+            values["read_up_to"] = case((read_up_to < message_id, message_id), else_=read_up_to)
+            behind = or_(behind, read_up_to < message_id)
+        async with self._writing() as conn:
+            result = await conn.execute(
+                update(memberships)
+                .where(memberships.c.room_id == room_id, memberships.c.user_id == user_id, behind)
+                .values(values)
+            )
+        return bool(result.rowcount)
+
+    async def receipt_cursors(self, room_id: int, reader_id: int) -> ReceiptCursors:
+        """``max()`` of both cursors over the room's other members (primary-key range)."""
+        async with self._reading() as conn:
+            row = (
+                await conn.execute(
+                    select(
+                        func.coalesce(func.max(memberships.c.delivered_up_to), 0),
+                        func.coalesce(func.max(memberships.c.read_up_to), 0),
+                    ).where(memberships.c.room_id == room_id, memberships.c.user_id != reader_id)
+                )
+            ).one()
+        return ReceiptCursors(delivered_up_to=int(row[0]), read_up_to=int(row[1]))

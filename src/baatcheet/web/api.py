@@ -21,7 +21,7 @@ from baatcheet.chat.accounts import Session
 from baatcheet.chat.codes import ErrorCode, refuse
 from baatcheet.chat.payloads import Credentials, HistoryFetch, RefreshToken, RoomCreate, parse
 from baatcheet.chat.service import ChatService
-from baatcheet.chat.shapes import message_json, room_json, user_json
+from baatcheet.chat.shapes import history_json, room_json, user_json
 from baatcheet.errors import AuthError, ConflictError, EventError, StoreError, TokenExpiredError
 from baatcheet.store import RoomKind, User
 
@@ -164,13 +164,9 @@ def api_routes(chat: ChatService) -> list[BaseRoute]:
             value = request.query_params.get(name)
             if value:
                 query[name] = _query_int(value, name)
-        page = await chat.messages.history(user, parse(HistoryFetch, query))
-        return _json(
-            {
-                "messages": [message_json(message) for message in page.messages],
-                "hasMore": page.has_more,
-            }
-        )
+        fetch = parse(HistoryFetch, query)
+        page = await chat.messages.history(user, fetch)
+        return _json(history_json(page, await chat.receipts.cursors(user, fetch.roomId)))
 
     async def healthz(_request: Request) -> Response:
         try:

@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from baatcheet.errors import ConflictError, StoreError
-from baatcheet.store import NewMessage, RoomKind, Store, User
+from baatcheet.store import NewMessage, ReceiptCursors, RoomKind, Store, User
 
 
 def _name(prefix: str = "u") -> str:
@@ -194,3 +194,31 @@ async def test_the_instance_secret_is_stable(store: Store) -> None:
 
 async def test_ping_answers_while_the_database_is_up(store: Store) -> None:
     await store.ping()
+
+
+async def test_receipt_cursors_only_move_forward_and_read_implies_delivered(
+    store: Store,
+) -> None:
+    alice, bob, carol = await _user(store), await _user(store), await _user(store)
+    room = await store.create_room("r", RoomKind.PRIVATE, [alice.id, bob.id, carol.id])
+    first, second = [
+        (await store.append_message(_message(room.id, alice, body))).message.id
+        for body in ("one", "two")
+    ]
+    assert await store.receipt_cursors(room.id, alice.id) == ReceiptCursors(0, 0)
+
+    assert await store.advance_receipt(room.id, bob.id, second, read=False)
+    assert not await store.advance_receipt(room.id, bob.id, first, read=False)
+    assert not await store.advance_receipt(room.id, bob.id, second, read=False)
+    assert await store.advance_receipt(room.id, carol.id, first, read=True)
+    assert await store.receipt_cursors(room.id, alice.id) == ReceiptCursors(second, first)
+    # A reader's own cursors are left out: bob sees only what the others got.
+    assert await store.receipt_cursors(room.id, bob.id) == ReceiptCursors(first, first)
+
+
+async def test_a_receipt_from_someone_who_is_no_member_moves_nothing(store: Store) -> None:
+    alice, outsider = await _user(store), await _user(store)
+    room = await store.create_room("r", RoomKind.PRIVATE, [alice.id])
+    message = (await store.append_message(_message(room.id, alice))).message
+    assert not await store.advance_receipt(room.id, outsider.id, message.id, read=True)
+    assert await store.receipt_cursors(room.id, alice.id) == ReceiptCursors(0, 0)

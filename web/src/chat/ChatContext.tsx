@@ -17,7 +17,7 @@ import type { ReactNode } from "react";
 import { newClientId } from "../ids";
 import { RequestError, request } from "../socket/request";
 import { useSocket } from "../socket/SocketContext";
-import type { Message, Room, User } from "../types";
+import type { HistoryPage, Message, Room, User } from "../types";
 import { loadOutbox, saveOutbox } from "./outbox";
 import type { OutboxEntry } from "./outbox";
 import { chatReducer, initialState } from "./state";
@@ -146,15 +146,23 @@ export function ChatProvider({ me, children }: { me: User; children: ReactNode }
     }
   }, [socket, storeOutbox]);
 
+  /** Show a fetched page, then raise my messages to the states the stored receipts prove. */
+  const loaded = useCallback((roomId: number, page: HistoryPage, which: "latest" | "older") => {
+    const { messages, hasMore, receipts } = page;
+    dispatch({ type: "history/loaded", roomId, messages, hasMore, page: which });
+    if (receipts.deliveredUpTo > 0) {
+      dispatch({ type: "receipt", roomId, messageId: receipts.deliveredUpTo, state: "delivered" });
+    }
+    if (receipts.readUpTo > 0) {
+      dispatch({ type: "receipt", roomId, messageId: receipts.readUpTo, state: "read" });
+    }
+  }, []);
+
   const loadLatest = useCallback(
     (roomId: number) => {
       dispatch({ type: "history/loading", roomId });
-      request<{ messages: Message[]; hasMore: boolean }>(socket, "history:fetch", {
-        roomId,
-        limit: PAGE_SIZE,
-      }).then(
-        ({ messages, hasMore }) =>
-          dispatch({ type: "history/loaded", roomId, messages, hasMore, page: "latest" }),
+      request<HistoryPage>(socket, "history:fetch", { roomId, limit: PAGE_SIZE }).then(
+        (page) => loaded(roomId, page, "latest"),
         () => dispatch({ type: "history/failed", roomId }),
       );
       request<{ users: User[] }>(socket, "presence:list", { roomId }).then(
@@ -300,17 +308,16 @@ export function ChatProvider({ me, children }: { me: User; children: ReactNode }
         return;
       }
       dispatch({ type: "history/loading", roomId });
-      request<{ messages: Message[]; hasMore: boolean }>(socket, "history:fetch", {
+      request<HistoryPage>(socket, "history:fetch", {
         roomId,
         before: oldest,
         limit: PAGE_SIZE,
       }).then(
-        ({ messages, hasMore }) =>
-          dispatch({ type: "history/loaded", roomId, messages, hasMore, page: "older" }),
+        (page) => loaded(roomId, page, "older"),
         () => dispatch({ type: "history/failed", roomId }),
       );
     },
-    [socket],
+    [socket, loaded],
   );
 
   const enqueue = useCallback(
