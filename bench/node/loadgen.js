@@ -51,6 +51,7 @@ const { positionals, values: opt } = parseArgs({
     table: { type: 'string', default: 'messages' },
     deadline: { type: 'string', default: '600' },
     'quiet-secs': { type: 'string', default: '15' },
+    receipts: { type: 'boolean', default: false },
   },
 });
 
@@ -338,6 +339,8 @@ async function runChat() {
   const deliveryHist = new Histogram();
   let deliveries = 0;
   const newTag = Buffer.from('"message:new"');
+  const withReceipts = baatcheet && opt.receipts;
+  let receiptsSent = 0;
   const tag = Date.now().toString(36);
 
   // Ack frame: 43/chat,<id>[<arg>]. A pending entry is a resolver (setup calls) or a send time.
@@ -373,8 +376,21 @@ async function runChat() {
   const bodyNeedle = Buffer.from('"body":"');
   // A message's body starts with its send time in µs, so a delivery can be timed and one
   // from an earlier, undrained step told apart, without parsing the JSON.
-  const onEvent = (buf, off, end) => {
+  const idNeedle = Buffer.from('"id":');
+  const onEvent = (buf, off, end, client) => {
     if (buf.indexOf(newTag, off) !== off + 1) return;
+    if (withReceipts) {
+      // Answer every delivery with receipt:read, as a chat client with the room open does.
+      const j = buf.indexOf(idNeedle, off);
+      let messageId = 0;
+      for (let k = j + idNeedle.length; j >= 0 && k < end; k += 1) {
+        const c = buf[k];
+        if (c < 48 || c > 57) break;
+        messageId = messageId * 10 + (c - 48);
+      }
+      client.emitRaw(`["receipt:read",{"roomId":${client.roomId},"messageId":${messageId}}]`);
+      receiptsSent += 1;
+    }
     const i = buf.indexOf(bodyNeedle, off);
     let v = 0;
     for (let k = i + bodyNeedle.length; i >= 0 && i < end && k < end; k += 1) {
@@ -432,6 +448,7 @@ async function runChat() {
     const res = await call(c, 'room:join', { roomId: roomIds[Math.floor(i / perRoom)] });
     // The creator is already a member; only other clients must be let in.
     if ((!res || !res.ok) && i % perRoom !== 0) throw new Error(`room:join refused: ${JSON.stringify(res)}`);
+    c.roomId = roomIds[Math.floor(i / perRoom)];
   }));
   log('rooms ready');
 
@@ -522,6 +539,7 @@ async function runChat() {
     max_target_per_s: best ? best.target_per_s : 0,
     ramp_capped: best !== null && best === ramp[ramp.length - 1],
     unanswered_whole_run: unanswered,
+    receipts_sent: withReceipts ? receiptsSent : null,
     durability: verifyDurability(ackedIds),
   };
 }

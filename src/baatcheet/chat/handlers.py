@@ -306,14 +306,16 @@ class _ChatNamespace:
 
     async def _receipt(self, session: _Session, payload: Any, state: ReceiptState) -> _Answer:
         request = parse(Receipt, payload)
-        message = await self._chat.receipts.record(session.user, request, state)
-        if message is None:
+        await self._require_member(session, request.roomId)
+        moved = await self._chat.receipts.record(session.user, request, state)
+        self._coalesce_writes()  # receipts are group-committed too: a burst resumes here
+        if not moved:
             return {}
-        self._nsp.to(_room_key(message.room_id)).except_(_user_key(session.user.id)).emit(
+        self._nsp.to(_room_key(request.roomId)).except_(_user_key(session.user.id)).emit(
             "receipt",
             {
-                "roomId": message.room_id,
-                "messageId": message.id,
+                "roomId": request.roomId,
+                "messageId": request.messageId,
                 "user": user_json(session.user),
                 "state": state.value,
             },

@@ -17,7 +17,7 @@ from enum import StrEnum
 from baatcheet.chat.codes import ErrorCode, refuse
 from baatcheet.chat.payloads import Receipt
 from baatcheet.chat.rooms import Rooms
-from baatcheet.store import Message, ReceiptCursors, Store, User
+from baatcheet.store import ReceiptCursors, ReceiptOutcome, Store, User
 
 __all__ = ["ReceiptState", "Receipts"]
 
@@ -36,28 +36,23 @@ class Receipts:
         self._store = store
         self._rooms = rooms
 
-    async def record(self, reader: User, request: Receipt, state: ReceiptState) -> Message | None:
-        """Store the receipt; the message it covers if the reader's cursor moved, else None.
+    async def record(self, reader: User, request: Receipt, state: ReceiptState) -> bool:
+        """Store the receipt of a member (the caller checked membership); whether it moved
+        the reader's cursor, i.e. whether it is news for the room.
 
-        Raises ``EventError`` if the room or message is unknown or the reader is no member.
+        Raises ``EventError`` (``not_found``) if the message is not in that room.
         """
-        message = await self._check(reader, request)
-        moved = await self._store.advance_receipt(
-            message.room_id, reader.id, message.id, read=state is ReceiptState.READ
+        outcome = await self._store.advance_receipt(
+            request.roomId, reader.id, request.messageId, read=state is ReceiptState.READ
         )
-        return message if moved else None
+        if outcome is ReceiptOutcome.NO_SUCH_MESSAGE:
+            raise refuse(
+                ErrorCode.NOT_FOUND,
+                f"messageId: no message {request.messageId} in room {request.roomId}",
+            )
+        return outcome is ReceiptOutcome.MOVED
 
     async def cursors(self, reader: User, room_id: int) -> ReceiptCursors:
         """How far the room's other members got, for a reader who may see the room."""
         await self._rooms.require_readable(reader, room_id)
         return await self._store.receipt_cursors(room_id, reader.id)
-
-    async def _check(self, reader: User, request: Receipt) -> Message:
-        await self._rooms.require_member(reader, request.roomId)
-        message = await self._store.get_message(request.messageId)
-        if message is None or message.room_id != request.roomId:
-            raise refuse(
-                ErrorCode.NOT_FOUND,
-                f"messageId: no message {request.messageId} in room {request.roomId}",
-            )
-        return message

@@ -29,6 +29,7 @@ __all__ = [
     "Message",
     "NewMessage",
     "ReceiptCursors",
+    "ReceiptOutcome",
     "Room",
     "RoomKind",
     "Store",
@@ -113,6 +114,17 @@ class HistoryPage:
 
     messages: tuple[Message, ...]
     has_more: bool
+
+
+class ReceiptOutcome(StrEnum):
+    """What storing one receipt did."""
+
+    MOVED = "moved"
+    """A cursor of the member went up."""
+    UNCHANGED = "unchanged"
+    """The cursors were already there (or the user is no member of the room)."""
+    NO_SUCH_MESSAGE = "no_such_message"
+    """The message does not exist in that room; nothing was stored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,13 +235,15 @@ class Store(Protocol):
 
     # Receipts --------------------------------------------------------------------------
 
-    async def advance_receipt(
+    def advance_receipt(
         self, room_id: int, user_id: int, message_id: int, *, read: bool
-    ) -> bool:
+    ) -> Awaitable[ReceiptOutcome]:
         """Raise the member's delivered cursor (and read cursor if ``read``) to ``message_id``.
 
-        Cursors never move back: a receipt older than the cursor changes nothing. Returns
-        whether any cursor moved; ``False`` too if the user is no member of the room.
+        Cursors never move back: a receipt older than the cursor changes nothing, and a
+        receipt for a message that is not in the room is refused. Batched like
+        :meth:`append_message`, and judged in submission order; resolves once committed.
+        If the batch's transaction fails, every call in it raises ``StoreError``.
         """
 
     async def receipt_cursors(self, room_id: int, reader_id: int) -> ReceiptCursors:

@@ -12,9 +12,22 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, and_, case, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    Row,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -26,6 +39,7 @@ from baatcheet.store.base import (
     Message,
     NewMessage,
     ReceiptCursors,
+    ReceiptOutcome,
     Room,
     RoomKind,
     User,
@@ -40,6 +54,15 @@ __all__ = [
 ]
 
 _MessageKey = tuple[int, str]
+_MemberKey = tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class _ReceiptUpdate:
+    room_id: int
+    user_id: int
+    message_id: int
+    read: bool
 
 
 def now_ms() -> int:
@@ -102,15 +125,19 @@ class SqlStore:
         self._committer: GroupCommitter[NewMessage, Appended] = GroupCommitter(
             self._flush_messages, window_s=group_commit_window_s
         )
+        self._receipts: GroupCommitter[_ReceiptUpdate, ReceiptOutcome] = GroupCommitter(
+            self._flush_receipts, window_s=group_commit_window_s
+        )
         self._closing = False
         self._closed = False
 
     async def close(self) -> None:
-        """Flush queued messages, then dispose of both engines."""
+        """Flush queued messages and receipts, then dispose of both engines."""
         if self._closing:
             return
         self._closing = True
         await self._committer.close()
+        await self._receipts.close()
         self._closed = True
         await self._write.dispose()
         if self._read is not self._write:
@@ -504,25 +531,79 @@ class SqlStore:
 
     # Receipts --------------------------------------------------------------------------
 
-    async def advance_receipt(
+    def advance_receipt(
         self, room_id: int, user_id: int, message_id: int, *, read: bool
-    ) -> bool:
-        """One conditional UPDATE of the membership row: a stale receipt matches no row."""
+    ) -> Awaitable[ReceiptOutcome]:
+        """Group-committed like messages: every member of a busy room sends receipts for
+        every message, so they are many more than the messages themselves."""
+        return self._receipts.submit(_ReceiptUpdate(room_id, user_id, message_id, read))
+
+    async def _flush_receipts(self, batch: Sequence[_ReceiptUpdate]) -> list[ReceiptOutcome]:
+        """One transaction per batch: look up the messages and cursors involved, replay the
+        receipts in order to learn which ones moved a cursor, write each changed
+        membership once.
+
+        The UPDATE itself only ever raises a cursor, so a concurrent writer (another node
+        on the same PostgreSQL) can at worst make a receipt look like it moved.
+        """
+        keys = list({(receipt.room_id, receipt.user_id) for receipt in batch})
+        message_ids = list({receipt.message_id for receipt in batch})
         delivered, read_up_to = memberships.c.delivered_up_to, memberships.c.read_up_to
-        values: dict[str, Any] = {
-            "delivered_up_to": case((delivered < message_id, message_id), else_=delivered)
-        }
-        behind = delivered < message_id
-        if read:
-            values["read_up_to"] = case((read_up_to < message_id, message_id), else_=read_up_to)
-            behind = or_(behind, read_up_to < message_id)
         async with self._writing() as conn:
-            result = await conn.execute(
-                update(memberships)
-                .where(memberships.c.room_id == room_id, memberships.c.user_id == user_id, behind)
-                .values(values)
+            room_of: dict[int, int] = {
+                int(row[0]): int(row[1])
+                for row in await conn.execute(
+                    select(messages.c.id, messages.c.room_id).where(messages.c.id.in_(message_ids))
+                )
+            }
+            rows = await conn.execute(
+                select(memberships.c.room_id, memberships.c.user_id, delivered, read_up_to).where(
+                    tuple_(memberships.c.room_id, memberships.c.user_id).in_(keys)
+                )
             )
-        return bool(result.rowcount)
+            before: dict[_MemberKey, tuple[int, int]] = {
+                (row[0], row[1]): (int(row[2]), int(row[3])) for row in rows
+            }
+            after = dict(before)
+            outcomes: list[ReceiptOutcome] = []
+            for receipt in batch:
+                if room_of.get(receipt.message_id) != receipt.room_id:
+                    outcomes.append(ReceiptOutcome.NO_SUCH_MESSAGE)
+                    continue
+                key = (receipt.room_id, receipt.user_id)
+                cursor = after.get(key)
+                if cursor is None:  # not a member (any more)
+                    outcomes.append(ReceiptOutcome.UNCHANGED)
+                    continue
+                new = (
+                    max(cursor[0], receipt.message_id),
+                    max(cursor[1], receipt.message_id) if receipt.read else cursor[1],
+                )
+                outcomes.append(ReceiptOutcome.MOVED if new != cursor else ReceiptOutcome.UNCHANGED)
+                after[key] = new
+            changed = [
+                {"r": key[0], "u": key[1], "d": value[0], "rd": value[1]}
+                for key, value in after.items()
+                if value != before[key]
+            ]
+            if changed:
+                await conn.execute(
+                    update(memberships)
+                    .where(
+                        memberships.c.room_id == bindparam("r"),
+                        memberships.c.user_id == bindparam("u"),
+                    )
+                    .values(
+                        delivered_up_to=case(
+                            (delivered < bindparam("d"), bindparam("d")), else_=delivered
+                        ),
+                        read_up_to=case(
+                            (read_up_to < bindparam("rd"), bindparam("rd")), else_=read_up_to
+                        ),
+                    ),
+                    changed,
+                )
+        return outcomes
 
     async def receipt_cursors(self, room_id: int, reader_id: int) -> ReceiptCursors:
         """``max()`` of both cursors over the room's other members (primary-key range)."""

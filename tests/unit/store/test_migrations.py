@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from baatcheet.settings import Settings
-from baatcheet.store import ReceiptCursors, open_store
+from baatcheet.store import ReceiptCursors, ReceiptOutcome, open_store
 from baatcheet.store.migrate import upgrade
 from baatcheet.store.schema import metadata
 
@@ -61,7 +61,7 @@ async def test_a_first_release_database_upgrades_and_keeps_its_rooms_and_message
         page = await store.history(1, None, 10)
         assert [message.body for message in page.messages] == ["from before the upgrade"]
         assert await store.receipt_cursors(1, 1) == ReceiptCursors(0, 0)
-        assert await store.advance_receipt(1, 2, 7, read=True)
+        assert await store.advance_receipt(1, 2, 7, read=True) is ReceiptOutcome.MOVED
         assert await store.receipt_cursors(1, 1) == ReceiptCursors(7, 7)
     finally:
         await store.close()

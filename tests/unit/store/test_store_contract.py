@@ -8,7 +8,9 @@ import uuid
 import pytest
 
 from baatcheet.errors import ConflictError, StoreError
-from baatcheet.store import NewMessage, ReceiptCursors, RoomKind, Store, User
+from baatcheet.store import NewMessage, ReceiptCursors, ReceiptOutcome, RoomKind, Store, User
+
+MOVED, UNCHANGED = ReceiptOutcome.MOVED, ReceiptOutcome.UNCHANGED
 
 
 def _name(prefix: str = "u") -> str:
@@ -207,10 +209,10 @@ async def test_receipt_cursors_only_move_forward_and_read_implies_delivered(
     ]
     assert await store.receipt_cursors(room.id, alice.id) == ReceiptCursors(0, 0)
 
-    assert await store.advance_receipt(room.id, bob.id, second, read=False)
-    assert not await store.advance_receipt(room.id, bob.id, first, read=False)
-    assert not await store.advance_receipt(room.id, bob.id, second, read=False)
-    assert await store.advance_receipt(room.id, carol.id, first, read=True)
+    assert await store.advance_receipt(room.id, bob.id, second, read=False) is MOVED
+    assert await store.advance_receipt(room.id, bob.id, first, read=False) is UNCHANGED
+    assert await store.advance_receipt(room.id, bob.id, second, read=False) is UNCHANGED
+    assert await store.advance_receipt(room.id, carol.id, first, read=True) is MOVED
     assert await store.receipt_cursors(room.id, alice.id) == ReceiptCursors(second, first)
     # A reader's own cursors are left out: bob sees only what the others got.
     assert await store.receipt_cursors(room.id, bob.id) == ReceiptCursors(first, first)
@@ -220,5 +222,36 @@ async def test_a_receipt_from_someone_who_is_no_member_moves_nothing(store: Stor
     alice, outsider = await _user(store), await _user(store)
     room = await store.create_room("r", RoomKind.PRIVATE, [alice.id])
     message = (await store.append_message(_message(room.id, alice))).message
-    assert not await store.advance_receipt(room.id, outsider.id, message.id, read=True)
+    assert await store.advance_receipt(room.id, outsider.id, message.id, read=True) is UNCHANGED
+    assert await store.receipt_cursors(room.id, alice.id) == ReceiptCursors(0, 0)
+
+
+async def test_receipts_submitted_together_are_judged_in_order(store: Store) -> None:
+    """One batch, one member: each receipt moved the cursor only if it was ahead of it."""
+    alice, bob = await _user(store), await _user(store)
+    room = await store.create_room("r", RoomKind.PRIVATE, [alice.id, bob.id])
+    one, two, three = [
+        (await store.append_message(_message(room.id, alice, body))).message.id
+        for body in ("one", "two", "three")
+    ]
+    moved = await asyncio.gather(
+        *(
+            store.advance_receipt(room.id, bob.id, message_id, read=read)
+            for message_id, read in [(two, False), (one, False), (three, False), (one, True)]
+        )
+    )
+    assert moved == [MOVED, UNCHANGED, MOVED, MOVED]
+    assert await store.receipt_cursors(room.id, alice.id) == ReceiptCursors(three, one)
+
+
+async def test_a_receipt_for_a_message_of_another_room_is_refused_and_stores_nothing(
+    store: Store,
+) -> None:
+    alice, bob = await _user(store), await _user(store)
+    room = await store.create_room("r", RoomKind.PRIVATE, [alice.id, bob.id])
+    elsewhere = await store.create_room("elsewhere", RoomKind.PRIVATE, [alice.id])
+    message = (await store.append_message(_message(elsewhere.id, alice))).message
+    refused = ReceiptOutcome.NO_SUCH_MESSAGE
+    assert await store.advance_receipt(room.id, bob.id, message.id, read=True) is refused
+    assert await store.advance_receipt(room.id, bob.id, 2**60, read=False) is refused
     assert await store.receipt_cursors(room.id, alice.id) == ReceiptCursors(0, 0)
