@@ -220,10 +220,12 @@ export function ChatProvider({ me, children }: { me: User; children: ReactNode }
         return;
       }
       const { roomId, id } = message;
-      request(socket, "receipt:delivered", { roomId, messageId: id }).catch(() => undefined);
+      // A read receipt implies delivered, so a message read on arrival costs one receipt.
       if (roomId === stateRef.current.activeRoomId && isVisible()) {
         readSent.current.add(id);
         request(socket, "receipt:read", { roomId, messageId: id }).catch(() => undefined);
+      } else {
+        request(socket, "receipt:delivered", { roomId, messageId: id }).catch(() => undefined);
       }
     };
     const onTyping = (event: { roomId: number; user: User; typing: boolean }) => {
