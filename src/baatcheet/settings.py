@@ -119,7 +119,12 @@ class Settings(BaseSettings):
         ),
     )
     group_commit_window_ms: float = Field(
-        2.0, ge=0, description="How long the store waits to batch writes into one transaction."
+        2.0,
+        ge=0,
+        description=(
+            "How long a busy store keeps a batch open for more writes before committing"
+            " it; after a quiet window a write commits at once."
+        ),
     )
     shutdown_grace_s: float = Field(
         10.0, ge=0, description="Time given to open connections on SIGTERM before closing."

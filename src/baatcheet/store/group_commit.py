@@ -2,8 +2,13 @@
 
 Committing is the expensive part of a write (an fsync on SQLite, a round trip and a WAL
 flush on PostgreSQL). :class:`GroupCommitter` lets callers ``await submit(item)`` as if
-each item were written alone, while one background task collects the items that arrive
-within ``window_s`` of each other and hands them to ``flush`` as a single batch.
+each item were written alone, while one background task hands whatever has queued to
+``flush`` as a single batch.
+
+``window_s`` is how long a batch stays open for more writes once the first has arrived —
+but only when the committer is busy: a write that arrives after ``window_s`` without any
+flush is flushed at once, so a quiet server adds no latency, while a busy one pays for
+one commit per window-plus-commit however many writes arrive.
 """
 
 from __future__ import annotations
@@ -66,9 +71,12 @@ class GroupCommitter(Generic[T, R]):
             await self._task
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_flush_end = -self._window_s
         while True:
             await self._wakeup.wait()
-            if self._pending and self._window_s > 0 and len(self._pending) < self._max_batch:
+            busy = loop.time() - last_flush_end < self._window_s
+            if busy and self._pending and len(self._pending) < self._max_batch:
                 # Let the writes that are already on their way join this batch.
                 await asyncio.sleep(self._window_s)
             self._wakeup.clear()
@@ -76,6 +84,7 @@ class GroupCommitter(Generic[T, R]):
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
                 await self._flush_batch(batch)
+                last_flush_end = loop.time()
             if self._closed:
                 return
 

@@ -54,3 +54,26 @@ async def test_a_closed_committer_refuses_new_writes() -> None:
     await committer.close()
     with pytest.raises(StoreError, match="closed"):
         await committer.submit(2)
+
+
+async def test_a_write_after_a_quiet_window_is_flushed_without_waiting_for_it() -> None:
+    recorder = _Recorder()
+    committer = GroupCommitter(recorder.flush, window_s=5.0)
+    async with asyncio.timeout(1):  # far less than the window
+        assert await committer.submit(1) == 10
+    await committer.close()
+
+
+async def test_a_write_soon_after_a_flush_waits_the_window_for_company() -> None:
+    recorder = _Recorder()
+    window = 0.05
+    committer = GroupCommitter(recorder.flush, window_s=window)
+    loop = asyncio.get_running_loop()
+    await committer.submit(0)  # commits at once: the committer was idle
+    started = loop.time()
+    second = committer.submit(1)  # right after a flush: the batch stays open for the window
+    third = committer.submit(2)
+    assert await asyncio.gather(second, third) == [10, 20]
+    assert loop.time() - started >= window * 0.9
+    await committer.close()
+    assert recorder.batches == [[0], [1, 2]]
