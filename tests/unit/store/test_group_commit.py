@@ -73,7 +73,7 @@ async def test_a_write_soon_after_a_flush_waits_the_window_for_company() -> None
     started = loop.time()
     second = committer.submit(1)  # right after a flush: the batch stays open for the window
     third = committer.submit(2)
-    assert await asyncio.gather(second, third) == [10, 20]
+    assert list(await asyncio.gather(second, third)) == [10, 20]
     assert loop.time() - started >= window * 0.9
     await committer.close()
     assert recorder.batches == [[0], [1, 2]]
