@@ -22,6 +22,8 @@ def server_env() -> dict[str, str]:
 
 def test_chat_keeps_working_after_the_access_token_expires(new_user: NewUser) -> None:
     alice = new_user()
+    sockets: list[str] = []
+    alice.page.on("websocket", lambda ws: sockets.append(ws.url))
     alice.register("alice")
     alice.create_room("long-session")
     alice.send("before expiry")
@@ -30,6 +32,8 @@ def test_chat_keeps_working_after_the_access_token_expires(new_user: NewUser) ->
     alice.page.wait_for_timeout((ACCESS_TOKEN_TTL_S + 2) * 1000)
     alice.send("after expiry")
     expect(alice.message("after expiry")).to_have_attribute("data-state", "sent", timeout=15_000)
+    # Refreshed on the open socket before expiry: the server never had to cut it off.
+    assert len(sockets) == 1, sockets
 
     alice.page.reload()
     expect(alice.status).to_have_attribute("data-status", "connected", timeout=15_000)

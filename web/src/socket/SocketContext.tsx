@@ -27,8 +27,12 @@ import { request } from "./request";
 
 /** After this many failed attempts in a row the pill says "offline" (retries continue). */
 const OFFLINE_AFTER_FAILURES = 6;
-/** Refresh the access token this long before it expires, without dropping the connection. */
+/**
+ * Refresh the access token this long before it expires, without dropping the connection —
+ * or, for short-lived tokens, when a quarter of its remaining life is left.
+ */
 const REFRESH_MARGIN_MS = 60_000;
+const REFRESH_SHARE = 0.25;
 
 export interface SocketApi {
   socket: Socket;
@@ -154,7 +158,9 @@ export function SocketProvider({ children }: { children: ReactNode }) {
     if (socket === null || expiresAt === null) {
       return undefined;
     }
-    const delay = Math.max(expiresAt - Date.now() - REFRESH_MARGIN_MS, 5_000);
+    const remaining = expiresAt - Date.now();
+    const margin = Math.min(REFRESH_MARGIN_MS, remaining * REFRESH_SHARE);
+    const delay = Math.max(remaining - margin, 1_000);
     const timer = setTimeout(() => {
       refreshSession().then(
         (token) => {
