@@ -288,8 +288,7 @@ class _ChatNamespace:
 
     async def _history_fetch(self, session: _Session, payload: Any) -> _Answer:
         request = parse(HistoryFetch, payload)
-        page = await self._chat.messages.history(session.user, request)
-        cursors = await self._chat.receipts.cursors(session.user, request.roomId)
+        page, cursors = await self._chat.messages.history(session.user, request)
         return history_json(page, cursors)
 
     async def _typing_start(self, session: _Session, payload: Any) -> _Answer:

@@ -12,7 +12,7 @@ from baatcheet.chat.codes import ErrorCode, refuse
 from baatcheet.chat.payloads import HistoryFetch, MessageSend
 from baatcheet.chat.rooms import Rooms
 from baatcheet.settings import Settings
-from baatcheet.store import HistoryPage, Store, User
+from baatcheet.store import HistoryPage, ReceiptCursors, Store, User
 
 __all__ = ["Messages"]
 
@@ -35,7 +35,12 @@ class Messages:
                 f"body: {len(request.body)} characters is over the limit of {self._max_length}",
             )
 
-    async def history(self, reader: User, request: HistoryFetch) -> HistoryPage:
-        """A page of the room's history, newest first, if the reader may see the room."""
+    async def history(
+        self, reader: User, request: HistoryFetch
+    ) -> tuple[HistoryPage, ReceiptCursors]:
+        """A page of the room's history, newest first, if the reader may see the room, with
+        the other members' receipt cursors (so the reader's own messages show how far
+        they got)."""
         await self._rooms.require_readable(reader, request.roomId)
-        return await self._store.history(request.roomId, request.before, request.limit)
+        page = await self._store.history(request.roomId, request.before, request.limit)
+        return page, await self._store.receipt_cursors(request.roomId, reader.id)

@@ -16,8 +16,7 @@ from enum import StrEnum
 
 from baatcheet.chat.codes import ErrorCode, refuse
 from baatcheet.chat.payloads import Receipt
-from baatcheet.chat.rooms import Rooms
-from baatcheet.store import ReceiptCursors, ReceiptOutcome, Store, User
+from baatcheet.store import ReceiptOutcome, Store, User
 
 __all__ = ["ReceiptState", "Receipts"]
 
@@ -32,9 +31,8 @@ class ReceiptState(StrEnum):
 class Receipts:
     """Validates and stores receipts; the handler relays the ones that moved a cursor."""
 
-    def __init__(self, store: Store, rooms: Rooms) -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
-        self._rooms = rooms
 
     async def record(self, reader: User, request: Receipt, state: ReceiptState) -> bool:
         """Store the receipt of a member (the caller checked membership); whether it moved
@@ -51,8 +49,3 @@ class Receipts:
                 f"messageId: no message {request.messageId} in room {request.roomId}",
             )
         return outcome is ReceiptOutcome.MOVED
-
-    async def cursors(self, reader: User, room_id: int) -> ReceiptCursors:
-        """How far the room's other members got, for a reader who may see the room."""
-        await self._rooms.require_readable(reader, room_id)
-        return await self._store.receipt_cursors(room_id, reader.id)

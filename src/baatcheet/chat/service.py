@@ -51,7 +51,7 @@ class ChatService:
             accounts=await Accounts.open(store, settings),
             rooms=rooms,
             messages=Messages(store, rooms, settings),
-            receipts=Receipts(store, rooms),
+            receipts=Receipts(store),
             presence=Presence(),
         )
 

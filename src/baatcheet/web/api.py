@@ -165,8 +165,8 @@ def api_routes(chat: ChatService) -> list[BaseRoute]:
             if value:
                 query[name] = _query_int(value, name)
         fetch = parse(HistoryFetch, query)
-        page = await chat.messages.history(user, fetch)
-        return _json(history_json(page, await chat.receipts.cursors(user, fetch.roomId)))
+        page, cursors = await chat.messages.history(user, fetch)
+        return _json(history_json(page, cursors))
 
     async def healthz(_request: Request) -> Response:
         try:
