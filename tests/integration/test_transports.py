@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
+import httpx
 import pytest
+from websockets.asyncio.client import connect
 
 from baatcheet.sio import Server, Socket
 from support.factories import ServerFactory
@@ -109,3 +112,31 @@ async def test_many_clients_on_mixed_transports_are_served_side_by_side(
     )
     assert answers == [[index] for index in range(10)]
     assert len(server.main.sockets) == 10
+
+
+async def test_a_poll_sent_after_the_probe_answer_is_released_so_the_upgrade_completes(
+    running_server: ServerFactory,
+) -> None:
+    """Engine.IO upgrade race: the client may send one more GET before "3probe" reaches
+    it, and it cannot send "5" until that GET returns. The server must answer that GET
+    (NOOP) at once instead of holding it until the next ping, 25 s later."""
+    server: Server = await running_server()
+    base = f"http://127.0.0.1:{server.port}/socket.io/?EIO=4"
+    async with httpx.AsyncClient(timeout=5) as http:
+        opened = (await http.get(f"{base}&transport=polling")).text
+        sid = json.loads(opened[1:])["sid"]
+        polling = f"{base}&transport=polling&sid={sid}"
+        async with connect(
+            f"ws://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=websocket&sid={sid}"
+        ) as probe:
+            await probe.send("2probe")
+            assert await asyncio.wait_for(probe.recv(), 5) == "3probe"
+            # The NOOP queued for the poll the client had open when it sent the probe.
+            assert (await http.get(polling)).text == "6"
+            # The racing poll, sent before the client saw "3probe": released at once too.
+            assert (await asyncio.wait_for(http.get(polling), 2)).text == "6"
+            await probe.send("5")
+            await probe.send("40")
+            connected = await asyncio.wait_for(probe.recv(), 5)
+            assert isinstance(connected, str)
+            assert connected.startswith("40{")

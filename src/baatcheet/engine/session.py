@@ -102,6 +102,7 @@ class EngineSession:
         "_pending_get",
         "_poll_queue",
         "_probe",
+        "_probe_confirmed",
         "_settings",
         "_upgrade_timer",
         "_write",
@@ -135,6 +136,7 @@ class EngineSession:
         self._poll_queue: list[str] = []
         self._pending_get: Responder | None = None
         self._probe: WebSocketLike | None = None
+        self._probe_confirmed = False
         self._heartbeat = Heartbeat(
             ping_interval=settings.ping_interval_ms / 1000,
             ping_timeout=settings.ping_timeout_ms / 1000,
@@ -370,6 +372,11 @@ class EngineSession:
             return
         self._pending_get = responder
         responder.on_abort(self._on_get_aborted)
+        if self._probe is not None and self._probe_confirmed and not self._poll_queue:
+            # The client is pausing polling to switch to the probe; it can only finish once
+            # this GET returns, so release it at once (a GET sent before the "3probe"
+            # reached the client would otherwise be held until the next ping).
+            self._poll_queue.append("6")
         self._flush_poll()
 
     def _on_get_aborted(self) -> None:
@@ -406,6 +413,7 @@ class EngineSession:
         if self.ws is not None or self._probe is not None or self.closed:
             return False
         self._probe = ws
+        self._probe_confirmed = False
         ws.on_message = self._on_probe_message
         ws.on_close = self._on_probe_close
         loop = asyncio.get_running_loop()
@@ -420,6 +428,7 @@ class EngineSession:
             return
         if data == "2probe":
             probe.send_text("3probe")
+            self._probe_confirmed = True
             self._poll_queue.append("6")
             self._flush_poll()
         elif data == "5":
