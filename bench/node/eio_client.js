@@ -215,6 +215,17 @@ function rssKb(pid) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** The unsigned decimal starting at buf[from] (0 if none), read without allocating. */
+function readUint(buf, from, end) {
+  let v = 0;
+  for (let k = from; k < end; k += 1) {
+    const c = buf[k];
+    if (c < 48 || c > 57) break;
+    v = v * 10 + (c - 48);
+  }
+  return v;
+}
+
 module.exports = {
   SioClient,
   connectMany,
@@ -223,5 +234,6 @@ module.exports = {
   busyCoreSeconds,
   rssKb,
   nowUs,
+  readUint,
   sleep,
 };

@@ -20,6 +20,7 @@ const {
   busyCoreSeconds,
   rssKb,
   nowUs,
+  readUint,
   sleep,
 } = require('./eio_client');
 
@@ -160,12 +161,7 @@ async function runFanout() {
   const onEvent = (buf, off, end) => {
     const i = buf.indexOf(needle, off);
     if (i < 0 || i >= end) return;
-    let v = 0;
-    for (let k = i + 4; k < end; k += 1) {
-      const c = buf[k];
-      if (c < 48 || c > 57) break;
-      v = v * 10 + (c - 48);
-    }
+    const v = readUint(buf, i + 4, end);
     if (v < stepStartUs) {
       stale += 1;
       return;
@@ -382,22 +378,12 @@ async function runChat() {
     if (withReceipts) {
       // Answer every delivery with receipt:read, as a chat client with the room open does.
       const j = buf.indexOf(idNeedle, off);
-      let messageId = 0;
-      for (let k = j + idNeedle.length; j >= 0 && k < end; k += 1) {
-        const c = buf[k];
-        if (c < 48 || c > 57) break;
-        messageId = messageId * 10 + (c - 48);
-      }
+      const messageId = j < 0 ? 0 : readUint(buf, j + idNeedle.length, end);
       client.emitRaw(`["receipt:read",{"roomId":${client.roomId},"messageId":${messageId}}]`);
       receiptsSent += 1;
     }
     const i = buf.indexOf(bodyNeedle, off);
-    let v = 0;
-    for (let k = i + bodyNeedle.length; i >= 0 && i < end && k < end; k += 1) {
-      const c = buf[k];
-      if (c < 48 || c > 57) break;
-      v = v * 10 + (c - 48);
-    }
+    const v = i < 0 || i >= end ? 0 : readUint(buf, i + bodyNeedle.length, end);
     if (v < stepStartUs) {
       lateDeliveries += 1;
       return;
