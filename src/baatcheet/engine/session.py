@@ -385,16 +385,18 @@ class EngineSession:
 
     def handle_poll_post(self, body: bytes, responder: Responder) -> None:
         """A long-poll POST carrying client packets."""
+        # On a refusal the session ends first, so the held GET carries the CLOSE to the
+        # client before the POST's error status can reach it as a transport error.
         if len(body) > self._settings.max_payload_bytes:
-            responder.respond(413, _TEXT_HEADERS, b"payload too large")
             self._terminate(CloseReason.PAYLOAD_TOO_LARGE)
+            responder.respond(413, _TEXT_HEADERS, b"payload too large")
             return
         try:
             packets = decode_polling_payload(body.decode())
         except (ProtocolError, UnicodeDecodeError) as exc:
-            responder.respond(400, _TEXT_HEADERS, b"bad payload")
             log.info("session %s posted a bad payload: %s", self.sid, exc)
             self._terminate(CloseReason.PARSE_ERROR)
+            responder.respond(400, _TEXT_HEADERS, b"bad payload")
             return
         responder.respond(200, [(b"content-type", b"text/html")], b"ok")
         try:
