@@ -71,6 +71,65 @@ class Settings(BaseSettings):
     slow_consumer_policy: SlowConsumerPolicy = Field(
         SlowConsumerPolicy.DROP_VOLATILE, description="What happens to a slow client."
     )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Host header values accepted when no cors_origins are set (a DNS-rebinding page"
+            " sends its own name). Empty allows the listening address and localhost names."
+        ),
+    )
+    http_max_request_line_bytes: int = Field(
+        8 * 1024, gt=0, description="Longest request line (method, URL, version); longer: 414."
+    )
+    http_max_header_bytes: int = Field(
+        16 * 1024, gt=0, description="Largest header block (Node's default); larger: 431."
+    )
+    http_headers_timeout_s: float = Field(
+        60.0, gt=0, description="Time a client has to send a request's headers (Node: 60 s)."
+    )
+    http_request_timeout_s: float = Field(
+        300.0, gt=0, description="Time a client has to send a whole request (Node: 300 s)."
+    )
+    http_keep_alive_timeout_s: float = Field(
+        5.0, gt=0, description="How long an idle keep-alive HTTP connection stays open (Node: 5 s)."
+    )
+    inbound_max_pending_handlers: int = Field(
+        64,
+        gt=0,
+        description=(
+            "Handlers a connection may have running at once; past it the server stops"
+            " reading from that connection until they finish (backpressure, nothing dropped)."
+        ),
+    )
+    packet_rate_per_s: float = Field(
+        100.0,
+        gt=0,
+        description=(
+            "Sustained Socket.IO packets per second a connection may send (token bucket);"
+            " over it, acked events get an error ack 'rate_limited' and others are dropped."
+        ),
+    )
+    packet_burst: int = Field(
+        200, gt=0, description="Packets a connection may send at once above packet_rate_per_s."
+    )
+    packet_refusals_before_disconnect: int = Field(
+        200,
+        gt=0,
+        description=(
+            "Packets refused in a row for the rate limit before the connection is closed"
+            " (reason 'rate limited')."
+        ),
+    )
+    demo_namespace: bool = Field(
+        False,
+        description=(
+            "Serve the curriculum's open demo on '/' ('chat message' re-emitted to everyone,"
+            " no account): for learning, not for production."
+        ),
+    )
+    demo_messages_per_s: float = Field(
+        5.0, gt=0, description="'chat message' events per second one demo client may send."
+    )
     ws_path: str = Field("/ws", description="Path of the plain WebSocket endpoint.")
     socketio_path: str = Field("/socket.io", description="Path of the Socket.IO endpoint.")
     serve_client: bool = Field(True, description="Serve /socket.io/socket.io.js.")
@@ -109,6 +168,27 @@ class Settings(BaseSettings):
             " was in flight comes back with the old token and must not be logged out."
         ),
     )
+    auth_attempts_per_minute_per_address: int = Field(
+        30,
+        gt=0,
+        description="Logins, registrations and refreshes one client address may try per minute.",
+    )
+    auth_failures_per_hour_per_username: int = Field(
+        20, gt=0, description="Failed logins one username may take per hour before a 429."
+    )
+    password_hash_concurrency: int = Field(
+        2,
+        gt=0,
+        description=(
+            "Password hashes (argon2, 64 MiB each) computed at once; more wait in a queue."
+        ),
+    )
+    rooms_page_size: int = Field(
+        50, gt=0, le=500, description="Rooms per page of rooms:list and GET /api/rooms."
+    )
+    room_creations_per_hour: int = Field(
+        30, gt=0, description="Rooms one user may create per hour."
+    )
     max_message_length: int = Field(4000, gt=0, description="Longest chat message, in characters.")
     typing_expiry_ms: int = Field(5000, gt=0, description="A typing indicator lasts this long.")
     sqlite_synchronous: SqliteSynchronous = Field(
@@ -138,7 +218,7 @@ class Settings(BaseSettings):
         ),
     )
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "allowed_hosts", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
         """Accept ``a,b`` from the environment as well as a list."""
