@@ -12,6 +12,7 @@ send what the encoder returns.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -113,12 +114,12 @@ def encode(packet: Packet) -> list[str | bytes]:
         head = _head(_DIGITS[packet_type], packet.namespace, None)
         if data is None:
             return [head]
-        return [head + orjson.dumps(data).decode()]
+        return [head + _dumps(data).decode()]
     try:
-        payload = orjson.dumps(data)
+        payload = _dumps(data)
     except TypeError:
         attachments: list[str | bytes] = []
-        payload = orjson.dumps(_deconstruct(data, attachments))
+        payload = _dumps(_deconstruct(data, attachments))
         if not attachments:
             raise
         binary_type = _BINARY_EVENT if is_event else _BINARY_ACK
@@ -143,7 +144,7 @@ def encode_event_text(
         TypeError: ``args`` hold a value JSON cannot represent.
     """
     try:
-        payload = orjson.dumps([event, *args])
+        payload = _dumps([event, *args])
     except TypeError:
         if _has_binary(args):
             return None
@@ -238,10 +239,7 @@ class Decoder:
         if i > start:
             ack_id = _ack_id(packet_type, text[start:i])
         if i < end:
-            try:
-                payload = orjson.loads(text[i:])
-            except orjson.JSONDecodeError as exc:
-                raise ProtocolError(f"packet payload is not valid JSON: {exc}") from None
+            payload = _loads(text[i:])
             _check_payload(packet_type, payload, ack_id)
         elif packet_type is _CONNECT or packet_type is _DISCONNECT:
             payload = None
@@ -270,6 +268,53 @@ class Decoder:
                 f" {self._max_attachments} allowed"
             )
         return count, dash + 1
+
+
+def _dumps(data: Any) -> bytes:
+    """JSON as ``JSON.stringify`` writes it, lone UTF-16 surrogates included.
+
+    orjson refuses strings holding a lone surrogate (which :func:`_loads` can produce, as
+    Node's ``JSON.parse`` does); for those rare values the standard library writes the
+    surrogate as a ``\\uXXXX`` escape, exactly what a JavaScript peer would send.
+
+    Raises:
+        TypeError: ``data`` holds a value JSON cannot represent (binary data included).
+    """
+    try:
+        return orjson.dumps(data)
+    except TypeError as exc:
+        if "surrogates" not in str(exc):
+            raise
+    return json.dumps(data, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _loads(text: str) -> Any:
+    """Parse a packet payload as Node's ``JSON.parse`` would.
+
+    A browser that cuts text with ``.slice()`` can leave half of a surrogate pair, which
+    ``JSON.stringify`` sends as a ``\\ud83d`` escape. orjson rejects that, and refusing it
+    would drop the whole connection, so such payloads are parsed again by the standard
+    library (only then: it is several times slower), and the Python string keeps the lone
+    code unit as JavaScript does. Layers above decide whether to store it (the chat
+    replaces it by U+FFFD).
+
+    Raises:
+        ProtocolError: The payload is not JSON (``NaN`` and ``Infinity`` included, as in
+            JavaScript) or nests too deeply.
+    """
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        if "surrogate" not in str(exc):
+            raise ProtocolError(f"packet payload is not valid JSON: {exc}") from None
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError(f"packet payload is not valid JSON: {exc}") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _head(prefix: str, namespace: str, ack_id: int | None) -> str:

@@ -276,3 +276,32 @@ def test_json_nested_past_the_parser_limit_is_a_protocol_error() -> None:
 def test_decoder_refuses_a_non_positive_attachment_limit() -> None:
     with pytest.raises(ValueError, match="max_attachments must be at least 1"):
         Decoder(max_attachments=0)
+
+
+def test_lone_surrogate_escape_is_decoded_as_node_json_parse_does() -> None:
+    # A browser cutting "ab😀" with .slice(0, 3) sends the high half alone.
+    packet = Decoder().feed('2/chat,1["message:send",{"body":"ab\\ud83d"}]')
+    assert packet == Packet(P.EVENT, "/chat", ["message:send", {"body": "ab\ud83d"}], 1)
+
+
+def test_lone_surrogate_is_written_back_as_the_escape_json_stringify_writes() -> None:
+    assert encode(Packet(P.EVENT, data=["echo", "x\udc00"])) == ['2["echo","x\\udc00"]']
+    assert encode_event_text("/", "echo", ["\ud83d"]) == '2["echo","\\ud83d"]'
+    assert encode(Packet(P.EVENT, data=["echo", "\ud83d", b"\x01"])) == [
+        f'51-["echo","\\ud83d",{PLACEHOLDER_0}]',
+        b"\x01",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '2["\\ud83d",NaN]',
+        '2["\\ud83d",Infinity]',
+        '2["\\ud83d",' + "[" * 100_000,
+        '2["\\ud83d"',
+    ],
+)
+def test_payload_with_a_lone_surrogate_must_still_be_json(text: str) -> None:
+    with pytest.raises(ProtocolError, match="not valid JSON"):
+        Decoder().feed(text)
