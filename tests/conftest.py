@@ -5,6 +5,10 @@
 * ``js`` (function): a ``JsDriver`` hosting official socket.io-client sockets.
 * ``running_server`` (function): ``await running_server(**settings)`` starts a
   ``baatcheet.sio.Server`` on a free port and shuts it down after the test.
+
+Timeouts: ``support.timeouts`` (registered below) makes ``timeout`` / ``@pytest.mark.timeout``
+fail a hung async test or async fixture on its own, by name, and keeps pytest-timeout's
+thread method as the backstop that ends the run when nothing else can.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from support.factories import ServerFactory
 from support.jsclient import JsDriver
 from support.ports import free_port
 from support.services import postgres_server, redis_server
+
+# Per-test timeouts that fire on uvloop, with pytest-timeout's thread method as the backstop.
+pytest_plugins = ["support.timeouts"]
 
 
 def pytest_asyncio_loop_factories(
