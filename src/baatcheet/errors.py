@@ -10,7 +10,10 @@
     ├── SocketClosedError          emit or join on a socket that is already disconnected
     ├── EventError                 a handler refuses an event; its message becomes the error ack
     ├── AuthError                  bad credentials or token (→ 401 / connect_error)
-    │   └── TokenExpiredError      the token was valid but its time is up
+    │   ├── TokenExpiredError      the token was valid but its time is up
+    │   └── RefreshReuseError      a spent refresh token came back: its whole login is revoked
+    ├── RateLimitedError           too many attempts from one address or on one account (→ 429)
+    ├── OverloadedError            too much work already queued; retry shortly (→ 503)
     ├── StoreError                 the database failed; nothing was written
     │   └── ConflictError          a unique value (username, …) is taken
     └── ConfigurationError         settings that cannot work together
@@ -31,8 +34,11 @@ __all__ = [
     "ConflictError",
     "ConnectRejected",
     "EventError",
+    "OverloadedError",
     "PayloadTooLargeError",
     "ProtocolError",
+    "RateLimitedError",
+    "RefreshReuseError",
     "SocketClosedError",
     "StoreError",
     "TokenExpiredError",
@@ -102,6 +108,40 @@ class AuthError(BaatcheetError):
 
 class TokenExpiredError(AuthError):
     """The token was genuine but has expired: refresh it or log in again."""
+
+
+class RefreshReuseError(AuthError):
+    """A refresh token was presented again after its reuse window (RFC 9700 §4.14.2).
+
+    Either a thief or the rightful client holds a copy it should not: the server cannot
+    tell which, so every refresh token of that login was revoked. Log in again.
+    """
+
+
+class RateLimitedError(BaatcheetError):
+    """Too many attempts; nothing was done. Retry after ``retry_after_s`` seconds.
+
+    ``scope`` names the limit that was hit (``"address"``, ``"username"``, …).
+    """
+
+    def __init__(self, scope: str, retry_after_s: float, message: str) -> None:
+        super().__init__(message)
+        self.scope = scope
+        self.retry_after_s = retry_after_s
+        self.message = message
+
+
+class OverloadedError(BaatcheetError):
+    """The server has more of this work queued than it will take; nothing was done.
+
+    Not the client's fault (unlike :class:`RateLimitedError`): retry after
+    ``retry_after_s`` seconds.
+    """
+
+    def __init__(self, retry_after_s: float, message: str) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        self.message = message
 
 
 class StoreError(BaatcheetError):

@@ -9,7 +9,10 @@ stolen refresh token stops working as soon as its owner refreshes.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
+import hmac
+import logging
 import secrets
 import time
 from dataclasses import dataclass
@@ -18,9 +21,9 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from baatcheet.errors import AuthError, TokenExpiredError
+from baatcheet.errors import AuthError, RefreshReuseError, TokenExpiredError
 from baatcheet.settings import Settings
-from baatcheet.store import Store, User
+from baatcheet.store import RefreshOutcome, Store, User
 
 __all__ = ["AccessClaims", "Accounts", "Session"]
 
@@ -29,6 +32,9 @@ _SECRET_NAME = "jwt"
 # A real hash to verify against when the username is unknown, so a login takes the same
 # time whether or not the account exists.
 _DUMMY_PASSWORD = "not-a-real-password"
+_SUCCESSOR_LABEL = b"baatcheet refresh-token successor v1"
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +71,7 @@ class Accounts:
         self._store = store
         self._settings = settings
         self._secret = secret
+        self._successor_key = hmac.digest(secret.encode(), _SUCCESSOR_LABEL, hashlib.sha256)
         self._hasher = PasswordHasher()
         self._dummy_hash = self._hasher.hash(_DUMMY_PASSWORD)
 
@@ -94,22 +101,54 @@ class Accounts:
         return await self._session(credentials.user)
 
     async def refresh(self, refresh_token: str) -> Session:
-        """Swap a refresh token for a new pair. Raises ``AuthError`` if it is not live."""
-        new_refresh = secrets.token_urlsafe(32)
+        """Swap a refresh token for its successor and a new access token.
+
+        The successor is :meth:`_successor` of the token, so presenting the same token
+        again within ``refresh_token_reuse_s`` (a page reloaded while its refresh was in
+        flight never stored the answer) yields the same successor, not a second chain.
+
+        Raises:
+            RefreshReuseError: the token was spent longer ago than the reuse window; its
+                whole family (this login's every refresh token) is now revoked.
+            AuthError: the token is unknown, expired, or of a revoked family.
+        """
+        successor = self._successor(refresh_token)
         now = _now_ms()
-        user = await self._store.rotate_refresh_token(
+        rotation = await self._store.rotate_refresh_token(
             _hash_refresh(refresh_token),
-            _hash_refresh(new_refresh),
+            _hash_refresh(successor),
             now + self._settings.refresh_token_ttl_s * 1000,
             now,
-            # A page reloaded while its refresh was in flight never stored the new pair
-            # and comes back with the old token: it must not be logged out for that.
             reuse_ms=round(self._settings.refresh_token_reuse_s * 1000),
         )
-        if user is None:
+        if rotation.outcome is RefreshOutcome.REUSED:
+            _log.warning(
+                "refresh token of user %s replayed after its reuse window: login revoked",
+                rotation.user.id if rotation.user else "?",
+            )
+            raise RefreshReuseError(
+                "this refresh token was already used, so every session of this login was"
+                " signed out; log in again"
+            )
+        if rotation.user is None:
             raise AuthError("refresh token is unknown, used or expired; log in again")
-        access, expires = self.issue_access(user)
-        return Session(user, access, new_refresh, expires)
+        access, expires = self.issue_access(rotation.user)
+        return Session(rotation.user, access, successor, expires)
+
+    def _successor(self, refresh_token: str) -> str:
+        """The one token ``refresh_token`` rotates to: HMAC-SHA256 under a server key.
+
+        Why derived rather than random: a replay inside the reuse window must get the
+        *same* successor back, and the store keeps only SHA-256 hashes, from which no
+        token can be recovered. The alternative, keeping the successor's raw value
+        until the window ends, would put a usable credential in the database (and in
+        its backups) and need a sweeper to erase it. Derivation stores nothing secret:
+        computing a successor needs both the token and the server's key, and whoever
+        holds that key can sign access tokens anyway. The key is derived from the JWT
+        secret with its own label, so the two uses never share a key.
+        """
+        digest = hmac.new(self._successor_key, refresh_token.encode(), hashlib.sha256)
+        return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
 
     def issue_access(self, user: User) -> tuple[str, int]:
         """Sign an access token; returns it with its expiry in epoch ms."""

@@ -30,6 +30,8 @@ __all__ = [
     "NewMessage",
     "ReceiptCursors",
     "ReceiptOutcome",
+    "RefreshOutcome",
+    "RefreshRotation",
     "Room",
     "RoomKind",
     "Store",
@@ -140,6 +142,27 @@ class ReceiptCursors:
     read_up_to: int
 
 
+class RefreshOutcome(StrEnum):
+    """What presenting a refresh token did; see :meth:`Store.rotate_refresh_token`."""
+
+    ROTATED = "rotated"
+    """It was live and unused; its successor is stored."""
+    REPLAYED = "replayed"
+    """It was rotated to the same successor within the reuse window; nothing changed."""
+    REUSED = "reused"
+    """It was rotated before the reuse window: a replay, so its whole family is revoked."""
+    REFUSED = "refused"
+    """Unknown, expired, or of a revoked family; nothing changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshRotation:
+    """The outcome of a rotation, with the token's user unless it was ``REFUSED``."""
+
+    outcome: RefreshOutcome
+    user: User | None = None
+
+
 class Store(Protocol):
     """Everything the chat layer persists."""
 
@@ -167,16 +190,30 @@ class Store(Protocol):
         """Return the user with this id, or ``None``."""
 
     async def add_refresh_token(self, token_hash: str, user_id: int, expires_at_ms: int) -> None:
-        """Remember a refresh token (by its hash) until ``expires_at_ms``."""
+        """Remember a refresh token (by its hash) until ``expires_at_ms``.
+
+        The token starts a new family (a login), named by ``token_hash``.
+        """
 
     async def rotate_refresh_token(
         self, old_hash: str, new_hash: str, expires_at_ms: int, now_ms: int, reuse_ms: int = 0
-    ) -> User | None:
-        """Swap a live refresh token for a new one in one transaction.
+    ) -> RefreshRotation:
+        """Spend the refresh token ``old_hash`` for its successor ``new_hash``, atomically.
 
-        Returns the token's user, or ``None`` (and changes nothing) if ``old_hash`` is
-        unknown or expired at ``now_ms``. The old token stays usable for ``reuse_ms``
-        after its first rotation (never past its own expiry), then stops working.
+        Judged in this order, at ``now_ms``:
+
+        * unknown, expired, or of a revoked family → ``REFUSED``, nothing written;
+        * never rotated → ``ROTATED``: it is marked used, with ``new_hash`` as its
+          successor, and ``new_hash`` joins its family until ``expires_at_ms``;
+        * rotated less than ``reuse_ms`` ago to this same ``new_hash`` → ``REPLAYED``,
+          nothing written (the caller hands out the same successor again);
+        * rotated longer ago → ``REUSED``: the whole family is revoked, so every token of
+          it — the newest included — is ``REFUSED`` from now on. A rotation inside the
+          window to a *different* successor is ``REFUSED`` without revoking.
+
+        The user is set except for ``REFUSED``. Concurrent calls for one token are
+        serialised: exactly one of them is ``ROTATED``. A family revoked concurrently with
+        a rotation also revokes the successor that rotation wrote.
         """
 
     # Rooms -----------------------------------------------------------------------------

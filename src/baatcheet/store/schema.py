@@ -22,6 +22,7 @@ __all__ = [
     "messages",
     "meta",
     "metadata",
+    "refresh_families",
     "refresh_tokens",
     "rooms",
     "users",
@@ -77,12 +78,37 @@ messages = Table(
     Index("ix_messages_room_id_id", "room_id", "id"),
 )
 
+# A family is every refresh token descended from one login; it is named by the hash of the
+# token that login issued, and revoking it (revoked_at) kills all of them at once.
+refresh_families = Table(
+    "refresh_families",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+)
+
 refresh_tokens = Table(
     "refresh_tokens",
     metadata,
     Column("token_hash", String(64), primary_key=True),
     Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("expires_at", BigInteger, nullable=False),
+    Column(
+        "family_id",
+        String(64),
+        ForeignKey(
+            "refresh_families.id",
+            ondelete="CASCADE",
+            name="fk_refresh_tokens_family_id_refresh_families",
+        ),
+        nullable=False,
+    ),
+    # Set together when the token is rotated: when, and the hash of the token it became.
+    Column("used_at", BigInteger, nullable=True),
+    Column("replaced_by", String(64), nullable=True),
+    Index("ix_refresh_tokens_family_id", "family_id"),
 )
 
 meta = Table(

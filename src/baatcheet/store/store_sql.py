@@ -40,12 +40,22 @@ from baatcheet.store.base import (
     NewMessage,
     ReceiptCursors,
     ReceiptOutcome,
+    RefreshOutcome,
+    RefreshRotation,
     Room,
     RoomKind,
     User,
 )
 from baatcheet.store.group_commit import GroupCommitter
-from baatcheet.store.schema import memberships, messages, meta, refresh_tokens, rooms, users
+from baatcheet.store.schema import (
+    memberships,
+    messages,
+    meta,
+    refresh_families,
+    refresh_tokens,
+    rooms,
+    users,
+)
 
 __all__ = [
     "SqlStore",
@@ -226,41 +236,87 @@ class SqlStore:
         return None if row is None else User(row.id, row.username)
 
     async def add_refresh_token(self, token_hash: str, user_id: int, expires_at_ms: int) -> None:
-        """Insert the token's hash."""
+        """Insert a family named by the token's hash, then the token in it."""
         async with self._writing() as conn:
             await conn.execute(
+                insert(refresh_families).values(id=token_hash, user_id=user_id, created_at=now_ms())
+            )
+            await conn.execute(
                 insert(refresh_tokens).values(
-                    token_hash=token_hash, user_id=user_id, expires_at=expires_at_ms
+                    token_hash=token_hash,
+                    user_id=user_id,
+                    expires_at=expires_at_ms,
+                    family_id=token_hash,
                 )
             )
 
     async def rotate_refresh_token(
         self, old_hash: str, new_hash: str, expires_at_ms: int, now_ms: int, reuse_ms: int = 0
-    ) -> User | None:
-        """Cut the old row's life to ``reuse_ms`` (only if live), insert the new one."""
-        cap = now_ms + reuse_ms
-        expires = refresh_tokens.c.expires_at
+    ) -> RefreshRotation:
+        """Lock the token's family row, then judge the token as the port describes.
+
+        Every rotation and every revocation of a family holds its family row's lock, so
+        they are serialised per family: on PostgreSQL (READ COMMITTED) the token is read
+        only after the lock is held, so each statement sees the previous holder's commit,
+        and a successor cannot be inserted unseen beside a revocation. SQLite has one
+        writer, which serialises everything anyway (``FOR UPDATE`` is not rendered there).
+        """
+        tokens, families = refresh_tokens, refresh_families
+        refused = RefreshRotation(RefreshOutcome.REFUSED)
         async with self._writing() as conn:
-            user_id = await conn.scalar(
-                update(refresh_tokens)
-                .where(refresh_tokens.c.token_hash == old_hash)
-                .where(expires > now_ms)
-                .values(expires_at=case((expires > cap, cap), else_=expires))
-                .returning(refresh_tokens.c.user_id)
+            family_id = await conn.scalar(
+                select(tokens.c.family_id).where(tokens.c.token_hash == old_hash)
             )
-            if user_id is None:
-                return None
-            await conn.execute(
-                insert(refresh_tokens).values(
-                    token_hash=new_hash, user_id=user_id, expires_at=expires_at_ms
-                )
-            )
-            row = (
+            if family_id is None:
+                return refused
+            family = (
                 await conn.execute(
-                    select(users.c.id, users.c.username).where(users.c.id == user_id)
+                    select(families.c.revoked_at)
+                    .where(families.c.id == family_id)
+                    .with_for_update()
                 )
             ).one()
-        return User(row.id, row.username)
+            if family.revoked_at is not None:
+                return refused
+            token = (
+                await conn.execute(
+                    select(
+                        tokens.c.user_id,
+                        users.c.username,
+                        tokens.c.expires_at,
+                        tokens.c.used_at,
+                        tokens.c.replaced_by,
+                    )
+                    .join(users, users.c.id == tokens.c.user_id)
+                    .where(tokens.c.token_hash == old_hash)
+                )
+            ).one()
+            if token.expires_at <= now_ms:
+                return refused
+            user = User(token.user_id, token.username)
+            if token.used_at is None:
+                await conn.execute(
+                    update(tokens)
+                    .where(tokens.c.token_hash == old_hash)
+                    .values(used_at=now_ms, replaced_by=new_hash)
+                )
+                await conn.execute(
+                    insert(tokens).values(
+                        token_hash=new_hash,
+                        user_id=token.user_id,
+                        expires_at=expires_at_ms,
+                        family_id=family_id,
+                    )
+                )
+                return RefreshRotation(RefreshOutcome.ROTATED, user)
+            if now_ms - token.used_at < reuse_ms:
+                if token.replaced_by != new_hash:
+                    return refused
+                return RefreshRotation(RefreshOutcome.REPLAYED, user)
+            await conn.execute(
+                update(families).where(families.c.id == family_id).values(revoked_at=now_ms)
+            )
+            return RefreshRotation(RefreshOutcome.REUSED, user)
 
     # Rooms -----------------------------------------------------------------------------
 

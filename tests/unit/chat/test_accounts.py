@@ -10,7 +10,7 @@ import jwt
 import pytest
 
 from baatcheet.chat.accounts import Accounts
-from baatcheet.errors import AuthError, TokenExpiredError
+from baatcheet.errors import AuthError, RefreshReuseError, TokenExpiredError
 from baatcheet.settings import Settings
 from baatcheet.store import Store, User, open_store
 
@@ -84,21 +84,47 @@ def test_garbage_is_an_invalid_token(accounts: Accounts, token: object) -> None:
         accounts.verify(token)
 
 
-async def test_refresh_rotates_the_refresh_token(store: Store) -> None:
-    accounts = await Accounts.open(store, Settings(jwt_secret=SECRET, refresh_token_reuse_s=0))
+async def test_refresh_rotates_the_refresh_token(accounts: Accounts) -> None:
     session = await accounts.register("ada", "correct horse")
     renewed = await accounts.refresh(session.refresh_token)
     assert renewed.user == User(session.user.id, "ada")
     assert renewed.refresh_token != session.refresh_token
-    with pytest.raises(AuthError, match="log in again"):
-        await accounts.refresh(session.refresh_token)
+    assert accounts.verify(renewed.access_token).user == renewed.user
+    assert (await accounts.refresh(renewed.refresh_token)).user == renewed.user
 
 
-async def test_a_just_rotated_refresh_token_survives_a_reload_race(accounts: Accounts) -> None:
+async def test_a_replay_inside_the_window_gets_the_same_successor(accounts: Accounts) -> None:
     session = await accounts.register("ada", "correct horse")
-    await accounts.refresh(session.refresh_token)  # the answer a reloading page never stored
-    again = await accounts.refresh(session.refresh_token)
-    assert again.user == User(session.user.id, "ada")
+    first = await accounts.refresh(session.refresh_token)  # the answer a reloading page lost
+    replays = [await accounts.refresh(session.refresh_token) for _ in range(5)]
+    assert {replay.refresh_token for replay in replays} == {first.refresh_token}
+    assert all(replay.user == User(session.user.id, "ada") for replay in replays)
+
+
+async def test_a_replay_after_the_window_signs_the_whole_login_out(store: Store) -> None:
+    accounts = await Accounts.open(store, Settings(jwt_secret=SECRET, refresh_token_reuse_s=0))
+    session = await accounts.register("ada", "correct horse")
+    other_login = await accounts.login("ada", "correct horse")
+    renewed = await accounts.refresh(session.refresh_token)
+    newest = await accounts.refresh(renewed.refresh_token)
+    with pytest.raises(RefreshReuseError, match="log in again"):
+        await accounts.refresh(session.refresh_token)
+    with pytest.raises(AuthError, match="log in again") as caught:
+        await accounts.refresh(newest.refresh_token)
+    assert not isinstance(caught.value, RefreshReuseError)  # refused, not a second revocation
+    assert (await accounts.refresh(other_login.refresh_token)).user == session.user
+
+
+async def test_successors_depend_on_the_server_secret(store: Store) -> None:
+    ours = await Accounts.open(store, Settings(jwt_secret=SECRET))
+    session = await ours.register("ada", "correct horse")
+    theirs = await Accounts.open(store, Settings(jwt_secret="t" * 40))
+    # Another key derives another successor, which the store refuses inside the window
+    # instead of starting a second chain.
+    first = await ours.refresh(session.refresh_token)
+    with pytest.raises(AuthError, match="log in again"):
+        await theirs.refresh(session.refresh_token)
+    assert (await ours.refresh(session.refresh_token)).refresh_token == first.refresh_token
 
 
 async def test_without_a_configured_secret_the_stored_one_is_reused(store: Store) -> None:

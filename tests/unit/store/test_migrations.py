@@ -6,16 +6,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from baatcheet.settings import Settings
-from baatcheet.store import ReceiptCursors, ReceiptOutcome, open_store
+from baatcheet.store import (
+    ReceiptCursors,
+    ReceiptOutcome,
+    RefreshOutcome,
+    RefreshRotation,
+    User,
+    migrate,
+    open_store,
+)
 from baatcheet.store.migrate import upgrade
 from baatcheet.store.schema import metadata
+
+MIGRATIONS = Path(migrate.__file__).with_name("migrations")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -65,3 +77,66 @@ async def test_a_first_release_database_upgrades_and_keeps_its_rooms_and_message
         assert await store.receipt_cursors(1, 1) == ReceiptCursors(7, 7)
     finally:
         await store.close()
+
+
+async def test_a_first_release_refresh_token_becomes_a_family_of_its_own(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    engine = create_async_engine(url)
+    await upgrade(engine, "0002")
+    async with engine.begin() as connection:
+        for statement in (
+            "INSERT INTO users VALUES (1, 'alice', 'h', 0)",
+            "INSERT INTO refresh_tokens VALUES ('mine', 1, 9000000000000)",
+            "INSERT INTO refresh_tokens VALUES ('also-mine', 1, 9000000000000)",
+        ):
+            await connection.execute(text(statement))
+    await engine.dispose()
+
+    store = await open_store(Settings(database_url=url))
+    try:
+        alice = User(1, "alice")
+        assert await store.rotate_refresh_token("mine", "next", 9_100_000_000_000, 1_000, 500) == (
+            RefreshRotation(RefreshOutcome.ROTATED, alice)
+        )
+        replay = await store.rotate_refresh_token("mine", "next", 9_100_000_000_000, 2_000, 500)
+        assert replay.outcome is RefreshOutcome.REUSED
+        assert (
+            await store.rotate_refresh_token("next", "x", 9_100_000_000_000, 2_000)
+        ).outcome is (RefreshOutcome.REFUSED)
+        # The other token was a family of its own, so the revocation spared it.
+        other = await store.rotate_refresh_token("also-mine", "y", 9_100_000_000_000, 2_000)
+        assert other.outcome is RefreshOutcome.ROTATED
+    finally:
+        await store.close()
+
+
+async def test_a_downgrade_to_the_first_release_keeps_only_live_refresh_tokens(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}"
+    store = await open_store(Settings(database_url=url))
+    try:
+        user = await store.create_user("alice", "h")
+        for token in ("spent", "revoked"):
+            await store.add_refresh_token(token, user.id, 9_000_000_000_000)
+        await store.rotate_refresh_token("spent", "live", 9_000_000_000_000, 1_000)
+        await store.rotate_refresh_token("revoked", "revoked-next", 9_000_000_000_000, 1_000)
+        await store.rotate_refresh_token("revoked", "revoked-next", 9_000_000_000_000, 2_000)
+    finally:
+        await store.close()
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_downgrade, "0002")
+            rows = await connection.execute(text("SELECT token_hash FROM refresh_tokens"))
+            assert [row.token_hash for row in rows] == ["live"]
+    finally:
+        await engine.dispose()
+
+
+def _downgrade(connection: Connection, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.downgrade(config, revision)

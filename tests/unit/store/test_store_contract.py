@@ -8,9 +8,21 @@ import uuid
 import pytest
 
 from baatcheet.errors import ConflictError, StoreError
-from baatcheet.store import NewMessage, ReceiptCursors, ReceiptOutcome, RoomKind, Store, User
+from baatcheet.store import (
+    NewMessage,
+    ReceiptCursors,
+    ReceiptOutcome,
+    RefreshOutcome,
+    RefreshRotation,
+    RoomKind,
+    Store,
+    User,
+)
 
 MOVED, UNCHANGED = ReceiptOutcome.MOVED, ReceiptOutcome.UNCHANGED
+ROTATED, REPLAYED = RefreshOutcome.ROTATED, RefreshOutcome.REPLAYED
+REUSED = RefreshOutcome.REUSED
+REFUSAL = RefreshRotation(RefreshOutcome.REFUSED)
 
 
 def _name(prefix: str = "u") -> str:
@@ -167,24 +179,92 @@ async def test_a_direct_room_is_the_same_room_from_either_side(store: Store) -> 
     assert set(room_a.members or ()) == {alice, bob}
 
 
-async def test_a_refresh_token_rotates_exactly_once(store: Store) -> None:
-    user = await _user(store)
-    await store.add_refresh_token("old", user.id, expires_at_ms=2_000)
-    assert await store.rotate_refresh_token("old", "new", 3_000, now_ms=1_000) == user
-    assert await store.rotate_refresh_token("old", "newer", 3_000, now_ms=1_000) is None
-    assert await store.rotate_refresh_token("new", "x", 4_000, now_ms=3_000) is None
+def _tokens(*names: str) -> tuple[str, ...]:
+    """Token hashes unique to this test (the PostgreSQL database is shared)."""
+    run = uuid.uuid4().hex[:12]
+    return tuple(f"{name}-{run}" for name in names)
 
 
-async def test_a_rotated_refresh_token_still_works_within_the_reuse_window(store: Store) -> None:
+async def test_a_live_refresh_token_rotates_to_its_successor(store: Store) -> None:
     user = await _user(store)
-    old, a, b, c, d = (f"{name}-{user.id}" for name in ("old", "a", "b", "c", "d"))
+    old, new, newer = _tokens("old", "new", "newer")
+    await store.add_refresh_token(old, user.id, expires_at_ms=2_000)
+    assert await store.rotate_refresh_token(old, new, 5_000, now_ms=1_000) == RefreshRotation(
+        ROTATED, user
+    )
+    # The successor lives until its own expiry, past the old token's.
+    assert (await store.rotate_refresh_token(new, newer, 9_000, now_ms=3_000)).outcome is ROTATED
+
+
+async def test_an_unknown_or_expired_refresh_token_is_refused(store: Store) -> None:
+    user = await _user(store)
+    token, unknown, successor = _tokens("token", "unknown", "successor")
+    await store.add_refresh_token(token, user.id, expires_at_ms=2_000)
+    assert await store.rotate_refresh_token(unknown, successor, 9_000, now_ms=1_000) == REFUSAL
+    assert await store.rotate_refresh_token(token, successor, 9_000, now_ms=2_000) == REFUSAL
+    assert await store.rotate_refresh_token(successor, unknown, 9_000, now_ms=1_000) == REFUSAL
+
+
+async def test_a_replay_inside_the_reuse_window_names_the_same_successor(store: Store) -> None:
+    user = await _user(store)
+    old, a, b, c = _tokens("old", "a", "b", "c")
     await store.add_refresh_token(old, user.id, expires_at_ms=100_000)
-    assert await store.rotate_refresh_token(old, a, 200_000, now_ms=1_000, reuse_ms=500) == user
-    # A reloaded page that never saw `a` comes back with `old` 300 ms later: still fine.
-    assert await store.rotate_refresh_token(old, b, 200_000, now_ms=1_300, reuse_ms=500) == user
-    # Past the window the old token is dead, however often it was reused.
-    assert await store.rotate_refresh_token(old, c, 200_000, now_ms=1_600, reuse_ms=500) is None
-    assert await store.rotate_refresh_token(a, d, 200_000, now_ms=1_600) == user
+    assert (await store.rotate_refresh_token(old, a, 200_000, 1_000, reuse_ms=500)).outcome is (
+        ROTATED
+    )
+    # A reloaded page that never saw `a` comes back with `old` 300 ms later: it is told `a`.
+    replayed = await store.rotate_refresh_token(old, a, 200_000, 1_300, reuse_ms=500)
+    assert replayed == RefreshRotation(REPLAYED, user)
+    # Any other successor is refused, but that alone revokes nothing.
+    assert await store.rotate_refresh_token(old, b, 200_000, 1_300, reuse_ms=500) == REFUSAL
+    assert (await store.rotate_refresh_token(a, c, 200_000, 1_400, reuse_ms=500)).outcome is (
+        ROTATED
+    )
+
+
+async def test_a_replay_after_the_reuse_window_revokes_the_whole_family(store: Store) -> None:
+    user = await _user(store)
+    old, a, b, c, other, other_next = _tokens("old", "a", "b", "c", "other", "other-next")
+    await store.add_refresh_token(old, user.id, expires_at_ms=100_000)
+    await store.add_refresh_token(other, user.id, expires_at_ms=100_000)  # a second login
+    await store.rotate_refresh_token(old, a, 200_000, 1_000, reuse_ms=500)
+    await store.rotate_refresh_token(a, b, 200_000, 1_100, reuse_ms=500)
+    reused = await store.rotate_refresh_token(old, a, 200_000, 1_500, reuse_ms=500)
+    assert reused == RefreshRotation(REUSED, user)
+    # Every token of the family is dead, the newest (`b`) included, and stays dead.
+    for token in (b, a, old):
+        assert await store.rotate_refresh_token(token, c, 200_000, 1_600, reuse_ms=500) == REFUSAL
+    # The user's other login is another family and is untouched.
+    assert (await store.rotate_refresh_token(other, other_next, 200_000, 1_600)).outcome is (
+        ROTATED
+    )
+
+
+async def test_concurrent_rotations_of_one_token_rotate_it_once(store: Store) -> None:
+    user = await _user(store)
+    old, new = _tokens("old", "new")
+    await store.add_refresh_token(old, user.id, expires_at_ms=100_000)
+    results = await asyncio.gather(
+        *(store.rotate_refresh_token(old, new, 200_000, 1_000, reuse_ms=500) for _ in range(8))
+    )
+    outcomes = sorted(result.outcome for result in results)
+    assert outcomes == sorted([ROTATED] + [REPLAYED] * 7)
+
+
+async def test_a_revocation_racing_a_rotation_leaves_no_token_alive(store: Store) -> None:
+    user = await _user(store)
+    for _ in range(5):
+        old, a, b, c = _tokens("old", "a", "b", "c")
+        await store.add_refresh_token(old, user.id, expires_at_ms=100_000)
+        await store.rotate_refresh_token(old, a, 200_000, 1_000, reuse_ms=500)
+        # The thief replays `old` late while the owner rotates `a`: in either order the
+        # family ends revoked, including the `b` the owner's rotation may have written.
+        await asyncio.gather(
+            store.rotate_refresh_token(old, a, 200_000, 2_000, reuse_ms=500),
+            store.rotate_refresh_token(a, b, 200_000, 2_000, reuse_ms=500),
+        )
+        for token in (a, b):
+            assert await store.rotate_refresh_token(token, c, 200_000, 2_100) == REFUSAL
 
 
 async def test_the_instance_secret_is_stable(store: Store) -> None:
