@@ -74,6 +74,6 @@ async def open_app(settings: Settings) -> RunningApp:
     """Open the database and build the server (not yet listening: call ``server.start()``)."""
     chat = await ChatService.open(settings)
     server = Server(settings, app=build_http_app(settings, chat))
-    register_demo(server)
+    register_demo(server, settings)
     register_chat(server, chat)
     return RunningApp(server=server, chat=chat)

@@ -70,6 +70,8 @@ class _AsgiWebSocket:
         self._buffered = 0
         self._wakeup = asyncio.Event()
         self._closing = False
+        self._reading = asyncio.Event()
+        self._reading.set()
         self.max_message_bytes = max_message_bytes
         self.on_message: MessageHandler = lambda data: None
         self.on_close: CloseHandler = lambda code, reason: None
@@ -111,6 +113,12 @@ class _AsgiWebSocket:
         self._buffered = 0
         self.close(1008, reason)
 
+    def pause_reading(self) -> None:
+        self._reading.clear()
+
+    def resume_reading(self) -> None:
+        self._reading.set()
+
     def _notify(self, code: int, reason: str) -> None:
         handler = self.on_close
         self.on_close = lambda code, reason: None
@@ -134,6 +142,8 @@ class _AsgiWebSocket:
     async def read_loop(self, receive: Receive) -> None:
         """Feed incoming messages to ``on_message`` until the peer leaves."""
         while True:
+            if not self._reading.is_set():
+                await self._reading.wait()
             message = await receive()
             kind = message["type"]
             if kind == "websocket.receive":

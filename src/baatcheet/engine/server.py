@@ -8,6 +8,7 @@ each new session to the layer above through ``on_connection``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import secrets
@@ -82,9 +83,13 @@ class EngineServer:
         self.sessions: dict[EngineSid, EngineSession] = {}
         self._on_connection = on_connection
         self._allow_request = allow_request
-        self._origins = OriginPolicy(settings.cors_origins)
+        self._origins = OriginPolicy.from_settings(settings)
         self._tasks: set[asyncio.Task[None]] = set()
         self._deadlines = DeadlineQueue()
+        self.draining = False
+        """Set by shutdown: handshakes are refused (503) while sessions are closed."""
+        self._all_gone: asyncio.Event | None = None
+        """Set when the last session is forgotten, while shutdown waits for that."""
         self.writes = WriteCoalescer()
         """Coalesces WebSocket writes during bursts; see :meth:`WriteCoalescer.hold`."""
 
@@ -106,6 +111,9 @@ class EngineServer:
             return
         sid = request.query.get("sid")
         if sid is None:
+            if self.draining:
+                responder.respond(503, [*cors, *_TEXT], _SHUTTING_DOWN)
+                return
             self._spawn(self._handshake(request, responder, None, cors))
             return
         session = self.sessions[EngineSid(sid)]
@@ -126,6 +134,9 @@ class EngineServer:
             return
         sid = request.query.get("sid")
         if sid is None:
+            if self.draining:
+                upgrader.reject(503, _TEXT, _SHUTTING_DOWN)
+                return
             self._spawn(self._handshake(request, None, upgrader, []))
             return
         session = self.sessions[EngineSid(sid)]
@@ -207,13 +218,28 @@ class EngineServer:
         request.compact()
 
     def _forget(self, session: EngineSession) -> None:
-        self.sessions.pop(session.sid, None)
+        if not session.farewell:
+            self.sessions.pop(session.sid, None)
+            if not self.sessions and self._all_gone is not None:
+                self._all_gone.set()
 
     def close_all(self, reason: CloseReason = CloseReason.SERVER_SHUTDOWN) -> None:
-        """Close every session (used on shutdown)."""
+        """Close every session (used on shutdown).
+
+        A polling client between two requests keeps its session entry until its next GET
+        fetches the CLOSE packet (see :meth:`farewells_delivered`).
+        """
         for session in list(self.sessions.values()):
             session.close(reason)
         self._deadlines.clear()
+
+    async def farewells_delivered(self, grace: float) -> None:
+        """Wait (at most ``grace`` s) until closed polling clients have fetched their CLOSE."""
+        if self.sessions:
+            self._all_gone = asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._all_gone.wait(), grace)
+        self.sessions.clear()
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -233,6 +259,8 @@ class EngineServer:
 
 
 _JSON = [(b"content-type", b"application/json")]
+_TEXT = [(b"content-type", b"text/plain; charset=UTF-8")]
+_SHUTTING_DOWN = b"server shutting down: connect to another node or retry shortly"
 
 
 def _error_body(code: EngineErrorCode) -> bytes:

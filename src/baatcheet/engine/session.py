@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from base64 import b64decode
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 from typing import Protocol
 
@@ -60,6 +60,7 @@ class CloseReason(StrEnum):
     PAYLOAD_TOO_LARGE = "payload too large"
     SLOW_CONSUMER = "slow consumer"
     FORCED_CLOSE = "forced close"
+    RATE_LIMITED = "rate limited"
     SERVER_SHUTDOWN = "server shutting down"
 
 
@@ -98,17 +99,21 @@ class EngineSession:
         "_closed_callback",
         "_deadlines",
         "_heartbeat",
+        "_held_post",
         "_high_water",
         "_pending_get",
+        "_poll_bytes",
         "_poll_queue",
         "_probe",
         "_probe_confirmed",
+        "_reading_paused",
         "_settings",
         "_upgrade_timer",
         "_write",
         "_writes",
         "closed",
         "deadline",
+        "farewell",
         "handler",
         "request",
         "sid",
@@ -134,7 +139,15 @@ class EngineSession:
         self._settings = settings
         self._closed_callback = closed_callback
         self._poll_queue: list[str] = []
+        self._poll_bytes = 0
+        """Characters in ``_poll_queue``: the polling side of the slow-consumer bound."""
         self._pending_get: Responder | None = None
+        self._held_post: Responder | None = None
+        """A POST whose "ok" waits until reading resumes (polling backpressure)."""
+        self._reading_paused = False
+        self.farewell = False
+        """Closed by shutdown between two polls: the next GET takes the queued messages,
+        the one after it the CLOSE packet (then the server forgets the session)."""
         self._probe: WebSocketLike | None = None
         self._probe_confirmed = False
         self._heartbeat = Heartbeat(
@@ -169,6 +182,8 @@ class EngineSession:
         self.ws = ws
         ws.on_message = self._on_ws_message
         ws.on_close = self._on_ws_close
+        if self._reading_paused:
+            ws.pause_reading()
         if isinstance(ws, WebSocketConnection):
             self._write = ws.transport.write
             self._buffered = ws.transport.get_write_buffer_size
@@ -177,7 +192,21 @@ class EngineSession:
         """End the session: tell the client (CLOSE packet) and the handler."""
         if self.closed:
             return
-        if reason in (CloseReason.FORCED_CLOSE, CloseReason.SERVER_SHUTDOWN):
+        if (
+            reason is CloseReason.SERVER_SHUTDOWN
+            and self.ws is None
+            and self._pending_get is None
+            and self._poll_queue
+        ):
+            # Between two polls with messages queued: the next GET takes the messages and
+            # the one after it the CLOSE, as Node's engine.io does (the official client
+            # drops messages that arrive in the same payload as the CLOSE).
+            self.farewell = True
+        elif reason in (
+            CloseReason.FORCED_CLOSE,
+            CloseReason.SERVER_SHUTDOWN,
+            CloseReason.RATE_LIMITED,
+        ):
             self._send_control("1")
         self._terminate(reason)
 
@@ -200,6 +229,7 @@ class EngineSession:
                 CloseReason.PAYLOAD_TOO_LARGE: _WS_CLOSE_TOO_BIG,
                 CloseReason.PARSE_ERROR: _WS_CLOSE_POLICY,
                 CloseReason.SLOW_CONSUMER: _WS_CLOSE_POLICY,
+                CloseReason.RATE_LIMITED: _WS_CLOSE_POLICY,
             }.get(reason, 1000 if reason is not CloseReason.SERVER_SHUTDOWN else 1001)
             ws.close(code, str(reason))
         pending = self._pending_get
@@ -210,7 +240,13 @@ class EngineSession:
                 # NOOP when the client itself sent CLOSE, CLOSE for any other ending.
                 self._poll_queue.append("6" if reason is CloseReason.TRANSPORT_CLOSE else "1")
                 pending.respond(200, _TEXT_HEADERS, self._drain_queue().encode())
-        self._poll_queue.clear()
+        if not self.farewell:
+            self._drain_queue()
+        held = self._held_post
+        if held is not None:
+            self._held_post = None
+            held.on_abort(None)
+            held.respond(200, [(b"content-type", b"text/html")], b"ok")
         handler = self.handler
         self.handler = _NULL_HANDLER
         self._closed_callback(self)
@@ -249,7 +285,9 @@ class EngineSession:
             return True
         if volatile and self._pending_get is None:
             return False
-        self._poll_queue.extend(message.polling)
+        if self._poll_bytes > self._high_water and not self._may_queue(self._poll_bytes, volatile):
+            return False
+        self._enqueue(message.polling)
         self._flush_poll()
         return True
 
@@ -282,12 +320,19 @@ class EngineSession:
         if ws is not None:
             ws.send_text(packet)
         else:
-            self._poll_queue.append(packet)
+            self._enqueue((packet,))
             self._flush_poll()
+
+    def _enqueue(self, items: Iterable[str]) -> None:
+        queue = self._poll_queue
+        for item in items:
+            queue.append(item)
+            self._poll_bytes += len(item)
 
     def _drain_queue(self) -> str:
         payload = SEPARATOR.join(self._poll_queue)
         self._poll_queue.clear()
+        self._poll_bytes = 0
         return payload
 
     def _flush_poll(self) -> None:
@@ -363,6 +408,13 @@ class EngineSession:
 
     def handle_poll_get(self, responder: Responder) -> None:
         """A long-poll GET: answer now if packets are queued, else hold it."""
+        if self.farewell:
+            if not self._poll_queue:
+                self.farewell = False
+                self._poll_queue.append("1")
+                self._closed_callback(self)
+            responder.respond(200, _TEXT_HEADERS, self._drain_queue().encode())
+            return
         if self.ws is not None:
             responder.respond(400, _TEXT_HEADERS, b"transport already upgraded")
             return
@@ -398,7 +450,10 @@ class EngineSession:
             self._terminate(CloseReason.PARSE_ERROR)
             responder.respond(400, _TEXT_HEADERS, b"bad payload")
             return
-        responder.respond(200, [(b"content-type", b"text/html")], b"ok")
+        if self._held_post is not None:
+            responder.respond(400, _TEXT_HEADERS, b"overlapping POST requests")
+            self._terminate(CloseReason.TRANSPORT_ERROR)
+            return
         try:
             for packet in packets:
                 if self.closed:
@@ -407,6 +462,41 @@ class EngineSession:
         except ProtocolError as exc:
             log.info("session %s sent a bad packet: %s", self.sid, exc)
             self._terminate(CloseReason.PARSE_ERROR)
+        if self._reading_paused and not self.closed:
+            # Backpressure: the client sends its next POST only after this "ok".
+            self._held_post = responder
+            responder.on_abort(self._on_post_aborted)
+            return
+        responder.respond(200, [(b"content-type", b"text/html")], b"ok")
+
+    def _on_post_aborted(self) -> None:
+        self._held_post = None
+        self._terminate(CloseReason.TRANSPORT_CLOSE)
+
+    # -- inbound backpressure --------------------------------------------------------
+
+    def pause_reading(self) -> None:
+        """Stop taking packets from the client until :meth:`resume_reading`.
+
+        On a WebSocket the transport stops reading, so TCP flow control pushes back on
+        the client; on polling the current POST's answer is held back.
+        """
+        self._reading_paused = True
+        ws = self.ws
+        if ws is not None:
+            ws.pause_reading()
+
+    def resume_reading(self) -> None:
+        """Take packets again (and answer a POST held by :meth:`pause_reading`)."""
+        self._reading_paused = False
+        ws = self.ws
+        if ws is not None:
+            ws.resume_reading()
+        held = self._held_post
+        if held is not None:
+            self._held_post = None
+            held.on_abort(None)
+            held.respond(200, [(b"content-type", b"text/html")], b"ok")
 
     # -- upgrade ---------------------------------------------------------------------
 
@@ -451,6 +541,7 @@ class EngineSession:
         self.attach_websocket(ws)
         queued = self._poll_queue
         self._poll_queue = []
+        self._poll_bytes = 0
         for item in queued:
             if item == "6":
                 # A NOOP queued at probe time was only there to end a poll; the

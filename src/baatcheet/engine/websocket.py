@@ -61,6 +61,12 @@ class WebSocketLike(Protocol):
     def abort(self, reason: str) -> None:
         """Drop the connection at once, without a closing handshake."""
 
+    def pause_reading(self) -> None:
+        """Stop reading from the peer (inbound backpressure)."""
+
+    def resume_reading(self) -> None:
+        """Read from the peer again."""
+
 
 class WebSocketConnection:
     """One open WebSocket on an asyncio transport.
@@ -151,6 +157,16 @@ class WebSocketConnection:
         self._closed = True
         self.transport.abort()
         self._notify_close(CloseCode.POLICY_VIOLATION, reason)
+
+    def pause_reading(self) -> None:
+        """Stop reading: TCP flow control then slows the peer down."""
+        if not self._closed and not self.transport.is_closing():
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        """Read again after :meth:`pause_reading`."""
+        if not self._closed and not self.transport.is_closing():
+            self.transport.resume_reading()
 
     def receive(self, data: bytes) -> None:
         """Feed bytes read from the transport; dispatches complete messages."""

@@ -1,11 +1,27 @@
-"""One Engine.IO connection seen from Socket.IO: packet decoding and namespace routing."""
+"""One Engine.IO connection seen from Socket.IO: packet decoding and namespace routing.
+
+This is also where one connection is kept from taking more than its share:
+
+* **Backpressure.** Each ``async`` handler (and each namespace CONNECT) runs as a task.
+  When a connection has ``inbound_max_pending_handlers`` of them running, the client
+  stops reading from its transport; messages already read wait in a backlog (at most
+  one read's worth) and are handled as the tasks finish. Nothing is dropped: a client
+  that pipelines faster than its handlers finish is simply slowed to their pace.
+* **Rate limit.** A token bucket (``packet_rate_per_s``, ``packet_burst``) counts the
+  CONNECT and EVENT packets a client sends. Over it, an event with an ack id is answered
+  with an error ack ``rate_limited`` (a CONNECT with ``connect_error``), others are
+  dropped; after ``packet_refusals_before_disconnect`` refusals in a row the connection
+  is closed with reason ``rate limited``. ACKs (answers to the server) and DISCONNECTs
+  are never limited.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from baatcheet.engine.frames import prepare_message
@@ -17,42 +33,85 @@ from baatcheet.sio.handshake import Handshake
 from baatcheet.sio.namespace import Namespace
 from baatcheet.sio.socket import Socket
 
-__all__ = ["Client", "NamespaceLookup"]
+__all__ = ["Client", "ClientLimits", "NamespaceLookup"]
 
 log = logging.getLogger(__name__)
 
 NamespaceLookup = Callable[[str, dict[str, Any]], Namespace | None]
 """Finds (or creates, for dynamic namespaces) the namespace a client asks for."""
 
+RATE_LIMITED = "rate_limited"
+"""Error code of a packet refused by the rate limit."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientLimits:
+    """What one connection may do; one instance is shared by every client of a server."""
+
+    connect_timeout: float
+    """Seconds a connection may stay without any namespace."""
+    max_pending_handlers: int
+    """Handler tasks in flight at which the client stops reading from its transport."""
+    packet_rate: float
+    """Sustained CONNECT/EVENT packets per second."""
+    packet_burst: float
+    """Packets allowed at once above the sustained rate (the bucket's size)."""
+    refusals_before_disconnect: int
+    """Rate-limit refusals in a row after which the connection is closed."""
+
 
 class Client:
     """Routes one connection's packets to its sockets (one per namespace)."""
 
     __slots__ = (
+        "_backlog",
         "_connect_timer",
+        "_connecting",
         "_decoder",
+        "_limits",
         "_lookup",
+        "_pending",
+        "_refusals",
+        "_stamp",
+        "_tokens",
         "closed",
         "session",
         "sockets",
     )
 
     def __init__(
-        self, session: EngineSession, lookup: NamespaceLookup, connect_timeout: float
+        self, session: EngineSession, lookup: NamespaceLookup, limits: ClientLimits
     ) -> None:
         self.session = session
         self.sockets: dict[str, Socket] = {}
         self.closed = False
         self._lookup = lookup
+        self._limits = limits
         self._decoder = Decoder()
-        self._connect_timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(
-            connect_timeout, self._on_connect_timeout
+        loop = asyncio.get_running_loop()
+        self._connect_timer: asyncio.TimerHandle | None = loop.call_later(
+            limits.connect_timeout, self._on_connect_timeout
         )
+        self._connecting: set[str] | None = None
+        """Namespaces whose CONNECT is still in the middleware (None: none, saves a set)."""
+        self._pending = 0
+        self._backlog: list[str | bytes] | None = None
+        """Messages read while paused, in order; None while reading normally."""
+        self._tokens = limits.packet_burst
+        self._stamp = loop.time()
+        self._refusals = 0
 
     # -- SessionHandler ------------------------------------------------------------------
 
     def on_message(self, data: str | bytes) -> None:
-        """Decode and route one Engine.IO message."""
+        """Decode and route one Engine.IO message (or keep it while reading is paused)."""
+        backlog = self._backlog
+        if backlog is not None:
+            backlog.append(data)
+            return
+        self._handle(data)
+
+    def _handle(self, data: str | bytes) -> None:
         try:
             packet = self._decoder.feed(data)
         except ProtocolError as exc:
@@ -65,6 +124,7 @@ class Client:
     def on_close(self, reason: CloseReason) -> None:
         """The connection is gone: every socket on it disconnects with ``reason``."""
         self.closed = True
+        self._backlog = None
         if self._connect_timer is not None:
             self._connect_timer.cancel()
             self._connect_timer = None
@@ -77,7 +137,19 @@ class Client:
     def _route(self, packet: Packet) -> None:
         kind = packet.type
         if kind is PacketType.CONNECT:
-            spawn(self._connect(packet))
+            name = packet.namespace
+            if not self._take_token():
+                self._connect_error(name, "rate limited", {"code": RATE_LIMITED})
+                return
+            # Refused before any await: two CONNECTs back to back must not both pass the
+            # middleware and leave the first socket orphaned in its rooms.
+            if name in self.sockets or (self._connecting is not None and name in self._connecting):
+                self._connect_error(name, "already connected to this namespace", None)
+                return
+            if self._connecting is None:
+                self._connecting = set()
+            self._connecting.add(name)
+            self.run_task(self._connect(packet))
             return
         socket = self.sockets.get(packet.namespace)
         if socket is None:
@@ -85,6 +157,10 @@ class Client:
             return
         if kind is PacketType.EVENT or kind is PacketType.BINARY_EVENT:
             data = packet.data
+            if not self._take_token():
+                if packet.id is not None:
+                    socket.refuse(packet.id, RATE_LIMITED, "too many packets; slow down")
+                return
             socket.on_event(data[0], data[1:], packet.id)
         elif kind is PacketType.ACK or kind is PacketType.BINARY_ACK:
             if packet.id is not None:
@@ -98,10 +174,15 @@ class Client:
 
     async def _connect(self, packet: Packet) -> None:
         name = packet.namespace
-        auth = packet.data if isinstance(packet.data, dict) else {}
-        if name in self.sockets:
-            self._connect_error(name, "already connected to this namespace", None)
-            return
+        try:
+            await self._admit(name, packet.data if isinstance(packet.data, dict) else {})
+        finally:
+            if self._connecting is not None:
+                self._connecting.discard(name)
+                if not self._connecting:
+                    self._connecting = None
+
+    async def _admit(self, name: str, auth: dict[str, Any]) -> None:
         namespace = self._lookup(name, auth)
         if namespace is None:
             self._connect_error(name, "Invalid namespace", None)
@@ -132,6 +213,67 @@ class Client:
         if data is not None:
             payload["data"] = data
         self.send_packet(Packet(PacketType.CONNECT_ERROR, name, payload))
+
+    # -- fair share: backpressure and rate limit ------------------------------------------
+
+    def run_task(self, awaitable: Awaitable[Any]) -> None:
+        """Run a handler of this connection as a task, counted for backpressure."""
+        self._pending += 1
+        spawn(awaitable).add_done_callback(self._task_done)
+        if self._pending >= self._limits.max_pending_handlers and self._backlog is None:
+            self._backlog = []
+            self.session.pause_reading()
+
+    def _task_done(self, _task: object) -> None:
+        self._pending -= 1
+        if self._backlog is not None and self._pending <= self._limits.max_pending_handlers // 2:
+            self._drain_backlog()
+
+    def _drain_backlog(self) -> None:
+        """Handle what was read while paused; resume reading once it is all handled."""
+        backlog = self._backlog
+        assert backlog is not None
+        self._backlog = None
+        for index, data in enumerate(backlog):
+            if self.closed:
+                return
+            self._handle(data)
+            if self._backlog is not None:
+                # Paused again: the rest waits, ahead of anything read since.
+                self._backlog[:0] = backlog[index + 1 :]
+                return
+        if not self.closed:
+            self.session.resume_reading()
+
+    def _take_token(self) -> bool:
+        """Spend one token of the bucket; False (and maybe a disconnect) when it is empty."""
+        limits = self._limits
+        now = asyncio.get_running_loop().time()
+        tokens = min(limits.packet_burst, self._tokens + (now - self._stamp) * limits.packet_rate)
+        self._stamp = now
+        if tokens >= 1.0:
+            self._tokens = tokens - 1.0
+            self._refusals = 0
+            return True
+        self._tokens = tokens
+        self._refusals += 1
+        if self._refusals == limits.refusals_before_disconnect:
+            log.warning(
+                "closing %s from %s: over the packet rate limit",
+                self.session.sid,
+                self.session.request.client,
+            )
+            asyncio.get_running_loop().call_soon(self._close_rate_limited)
+        return False
+
+    def _close_rate_limited(self) -> None:
+        """Leave every namespace (so the official client does not reconnect), then close."""
+        if self.closed:
+            return
+        for socket in list(self.sockets.values()):
+            self.send_packet(Packet(PacketType.DISCONNECT, socket.nsp.name))
+            socket.on_close(str(CloseReason.RATE_LIMITED))
+        self.session.close(CloseReason.RATE_LIMITED)
 
     def _on_connect_timeout(self) -> None:
         self._connect_timer = None

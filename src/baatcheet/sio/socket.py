@@ -20,7 +20,6 @@ from baatcheet.proto.socketio import (
     encode,
     encode_event_text,
 )
-from baatcheet.sio._tasks import spawn
 from baatcheet.sio.broadcast import BroadcastOperator, RoomArg, _rooms
 from baatcheet.sio.handshake import Handshake
 
@@ -303,7 +302,7 @@ class Socket:
             self._handler_failed(exc, ack_id, event)
             return
         if inspect.isawaitable(result):
-            spawn(self._finish(result, ack_id, event))
+            self.client.run_task(self._finish(result, ack_id, event))
         elif ack_id is not None:
             self._send_ack(ack_id, _ack_args(result))
 
@@ -324,6 +323,10 @@ class Socket:
             answer = _error_answer("internal", f"the server failed to handle {event!r}")
         if ack_id is not None:
             self._send_ack(ack_id, answer)
+
+    def refuse(self, ack_id: int, code: str, message: str) -> None:
+        """Answer the client's ``ack_id`` with an error ack instead of running a handler."""
+        self._send_ack(ack_id, _error_answer(code, message))
 
     def _send_ack(self, ack_id: int, args: list[Any]) -> None:
         if self.connected:
