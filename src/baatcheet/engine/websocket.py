@@ -35,6 +35,9 @@ CloseHandler = Callable[[int, str], None]
 """Called once when the connection is gone, with the close code and reason."""
 
 _CLOSE_GRACE_S: Final = 2.0
+_PARSE_SLICE_BYTES: Final = 16 * 1024
+_READ_UNTIL_CLOSED: Final = frozenset({CloseCode.NORMAL_CLOSURE, CloseCode.GOING_AWAY})
+"""Close codes after which the peer's closing frame is still awaited (read)."""
 
 
 class WebSocketLike(Protocol):
@@ -148,6 +151,10 @@ class WebSocketConnection:
             self._protocol.send_close(code, reason[:120])
         self._flush()
         self._closed = True
+        if code not in _READ_UNTIL_CLOSED:
+            # A peer cut off for misbehaving (a flood, a parse error) gets nothing more
+            # read: parsing the rest of its flood would cost every other client.
+            self.transport.pause_reading()
         loop = asyncio.get_running_loop()
         loop.call_later(_CLOSE_GRACE_S, self.transport.close)
         self._notify_close(code, reason)
@@ -169,16 +176,24 @@ class WebSocketConnection:
             self.transport.resume_reading()
 
     def receive(self, data: bytes) -> None:
-        """Feed bytes read from the transport; dispatches complete messages."""
+        """Feed bytes read from the transport; dispatches complete messages.
+
+        A read can hold thousands of pipelined frames; they are parsed a slice at a time,
+        so once a frame gets the connection closed (a flood over the rate limit), the
+        rest of the read is dropped instead of parsed.
+        """
         protocol = self._protocol
-        protocol.receive_data(data)
-        events = protocol.events_received()
-        for event in events:
-            if isinstance(event, Frame):
-                self._on_frame(event)
-        self._flush()
-        if protocol.close_rcvd is not None or protocol.parser_exc is not None:
-            self._on_peer_close()
+        for start in range(0, len(data), _PARSE_SLICE_BYTES):
+            protocol.receive_data(data[start : start + _PARSE_SLICE_BYTES])
+            for event in protocol.events_received():
+                if isinstance(event, Frame):
+                    self._on_frame(event)
+            self._flush()
+            if protocol.close_rcvd is not None or protocol.parser_exc is not None:
+                self._on_peer_close()
+                return
+            if self._closed:
+                return
 
     def connection_lost(self) -> None:
         """The transport is gone (EOF or error)."""

@@ -263,7 +263,7 @@ class Client:
                 self.session.sid,
                 self.session.request.client,
             )
-            asyncio.get_running_loop().call_soon(self._close_rate_limited)
+            self._close_rate_limited()
         return False
 
     def _close_rate_limited(self) -> None:
