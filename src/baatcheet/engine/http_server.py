@@ -6,6 +6,22 @@ application (the REST API, static files, metrics). Parsing uses httptools (the
 parser uvicorn uses); WebSocket frames are handled by
 :class:`~baatcheet.engine.websocket.WebSocketConnection` after the upgrade, on the
 same protocol object, so an upgraded connection costs no extra objects.
+
+Limits and timeouts, as Node's ``http`` server has them (see :class:`HttpLimits`):
+
+* The request line and the header block are bounded *as bytes arrive*: the URL is
+  counted in ``on_url`` (httptools hands it over piece by piece), each header in
+  ``on_header``, and, because httptools buffers a header until its line ends, the raw
+  bytes fed while a request's head is incomplete are capped too. A peer streaming an
+  endless URL is answered 414 and closed after at most the limit; an oversized header
+  block gets 431.
+* Timeouts cost nothing per request: each connection keeps one ``deadline`` float (loop
+  time), updated at request boundaries, and one periodic sweep per listener closes the
+  connections whose deadline passed. A request whose headers (or whole body) did not
+  arrive in time gets 408; a connection idle between requests is closed quietly.
+  Upgraded WebSocket connections leave the sweep, and a request being answered (such as
+  a long-poll GET the engine holds on purpose) has no deadline: the Engine.IO heartbeat
+  covers those.
 """
 
 from __future__ import annotations
@@ -14,6 +30,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from enum import IntEnum
 from typing import Final
 
 import httptools
@@ -24,13 +42,18 @@ from baatcheet.engine.asgi_bridge import AsgiApp, run_asgi_request
 from baatcheet.engine.http import HttpRequest, status_line
 from baatcheet.engine.server import EngineServer, Upgrader
 from baatcheet.engine.websocket import WebSocketConnection
+from baatcheet.settings import Settings
 
-__all__ = ["HttpConnection", "Router", "close_connections"]
+__all__ = ["HttpConnection", "HttpLimits", "Router", "close_connections"]
 
 log = logging.getLogger(__name__)
 
-_MAX_HEADER_BYTES: Final = 64 * 1024
 _TEXT: Final = [(b"content-type", b"text/plain; charset=UTF-8")]
+_NEVER: Final = float("inf")
+_HEADER_SEPARATORS: Final = len(b": \r\n")
+"""Bytes a header line has besides its name and value."""
+_REQUEST_LINE_SEPARATORS: Final = len(b"  HTTP/1.1")
+"""Bytes a request line has besides its method and URL (its CRLF is not counted)."""
 
 UpgradeHandler = Callable[[HttpRequest, Upgrader], None]
 
@@ -47,11 +70,66 @@ async def close_connections(router: Router, grace: float) -> None:
     for connection in list(router.connections):
         if connection.transport is not None:
             connection.transport.abort()
+    router.stop_sweeping()
     await asyncio.sleep(0)
 
 
+@dataclass(frozen=True, slots=True)
+class HttpLimits:
+    """How much, and how long, a client may take to send a request.
+
+    Each field is the :class:`~baatcheet.settings.Settings` option of the same name with
+    the ``http_`` prefix, where its default and meaning are documented.
+    """
+
+    max_request_line_bytes: int
+    """Method, URL and version; a longer request line is answered 414."""
+    max_header_bytes: int
+    """Header lines (name, value and separators); a larger block is answered 431."""
+    headers_timeout_s: float
+    """From a request's first byte (the connection's opening, for its first request)
+    until its headers are complete; 408 when it passes."""
+    request_timeout_s: float
+    """From the same start until the whole request, body included, has arrived; 408."""
+    keep_alive_timeout_s: float
+    """How long a connection may sit idle between requests (or before its first byte)."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HttpLimits:
+        """The limits ``settings`` asks for."""
+        return cls(
+            max_request_line_bytes=settings.http_max_request_line_bytes,
+            max_header_bytes=settings.http_max_header_bytes,
+            headers_timeout_s=settings.http_headers_timeout_s,
+            request_timeout_s=settings.http_request_timeout_s,
+            keep_alive_timeout_s=settings.http_keep_alive_timeout_s,
+        )
+
+    @property
+    def head_bytes(self) -> int:
+        """Raw bytes a request head may take: request line and header block with their CRLFs.
+
+        httptools keeps a header to itself until its line ends, so this cap on what is
+        fed to it while a head is incomplete is what bounds one endless header.
+        """
+        return self.max_request_line_bytes + self.max_header_bytes + 4
+
+    @property
+    def sweep_interval_s(self) -> float:
+        """How often deadlines are checked: a quarter of the shortest timeout, at most 1 s.
+
+        A deadline is thus enforced at most a quarter late (Node checks every 30 s).
+        """
+        shortest = min(self.headers_timeout_s, self.request_timeout_s, self.keep_alive_timeout_s)
+        return min(1.0, shortest / 4)
+
+
+def _now() -> float:
+    return asyncio.get_running_loop().time()
+
+
 class Router:
-    """Decides who answers a request, by path."""
+    """Decides who answers a request, by path, and enforces the HTTP timeouts."""
 
     def __init__(
         self,
@@ -60,25 +138,80 @@ class Router:
         websocket_endpoints: dict[str, UpgradeHandler],
         app: AsgiApp | None,
         max_body_bytes: int,
+        *,
+        limits: HttpLimits,
     ) -> None:
         self.engine = engine
         self.engine_paths = frozenset({engine_path.rstrip("/") + "/", engine_path.rstrip("/")})
         self.websocket_endpoints = websocket_endpoints
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.limits = limits
+        self.head_bytes = limits.head_bytes
         self.app_state: dict[str, object] = {}
         self.tasks: set[asyncio.Task[None]] = set()
+        """Hosted-app requests in flight (held so they are not garbage-collected)."""
         self.connections: set[HttpConnection] = set()
         """Open client connections, so shutdown can close them all."""
+        self.timed: set[HttpConnection] = set()
+        """Connections still speaking HTTP: the ones whose deadlines the sweep checks."""
         self.all_closed: asyncio.Event | None = None
         """Set when the last connection goes, while shutdown waits for that."""
+        self._sweep: asyncio.TimerHandle | None = None
+
+    def watch(self, connection: HttpConnection) -> None:
+        """A new connection: add it, and its deadline, to the sweep."""
+        self.connections.add(connection)
+        self.timed.add(connection)
+        if self._sweep is None:
+            self._arm()
 
     def forget(self, connection: HttpConnection) -> None:
         """A connection is gone."""
         self.connections.discard(connection)
+        self.timed.discard(connection)
         if not self.connections and self.all_closed is not None:
             self.all_closed.set()
-        """Hosted-app requests in flight (held so they are not garbage-collected)."""
+
+    def _arm(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._sweep = loop.call_later(self.limits.sweep_interval_s, self._sweep_once)
+
+    def _sweep_once(self) -> None:
+        self._sweep = None
+        now = _now()
+        # Collected first: expiring a connection may close it, and a close must not
+        # change the set while it is being walked.
+        for connection in [c for c in self.timed if c.deadline <= now]:
+            connection.expire(now)
+        if self.timed:
+            self._arm()
+
+    def stop_sweeping(self) -> None:
+        """Cancel the sweep (shutdown); the next connection would start it again."""
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
+
+
+class _Phase(IntEnum):
+    """Where the parser is in the current request, which decides what a deadline means."""
+
+    IDLE = 0
+    """Between requests (or before the first): the deadline is the keep-alive timeout."""
+    HEAD = 1
+    """Request line and headers arriving: headers and request timeouts."""
+    BODY = 2
+    """Body arriving: the request timeout."""
+
+
+class _RefusedError(Exception):
+    """Ends the parsing of a request the server will not read further (answered, closed)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
 
 
 class _Responder:
@@ -123,17 +256,22 @@ class HttpConnection(asyncio.Protocol):
 
     __slots__ = (
         "_body",
-        "_body_too_large",
+        "_body_bytes",
         "_busy",
         "_current",
-        "_header_bytes",
+        "_head_left",
+        "_header_left",
         "_headers",
+        "_line_bytes",
         "_parser",
+        "_phase",
         "_queue",
         "_responder",
         "_router",
         "_scheme",
-        "_url",
+        "_started",
+        "_url_parts",
+        "deadline",
         "transport",
         "ws",
     )
@@ -144,15 +282,22 @@ class HttpConnection(asyncio.Protocol):
         self._parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.ws: WebSocketConnection | None = None
-        self._url = b""
+        self._url_parts: list[bytes] = []
+        self._line_bytes = 0
         self._headers: list[tuple[bytes, bytes]] = []
-        self._header_bytes = 0
+        self._header_left = 0
+        self._head_left = router.head_bytes
         self._body: list[bytes] = []
-        self._body_too_large = False
+        self._body_bytes = 0
         self._current: HttpRequest | None = None
         self._queue: list[HttpRequest] = []
         self._busy = False
         self._responder: _Responder | None = None
+        self._phase = _Phase.IDLE
+        self._started = -1.0
+        """When the current request's clocks started; negative: at its first byte."""
+        self.deadline = _NEVER
+        """Loop time at which the sweep calls :meth:`expire`."""
 
     @property
     def idle(self) -> bool:
@@ -163,7 +308,13 @@ class HttpConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's TCPTransport
-        self._router.connections.add(self)
+        limits = self._router.limits
+        now = _now()
+        # The first request's clocks run from the opening; until its first byte arrives
+        # the connection is idle, and an idle connection gets the keep-alive timeout.
+        self._started = now
+        self.deadline = now + min(limits.keep_alive_timeout_s, limits.headers_timeout_s)
+        self._router.watch(self)
 
     def data_received(self, data: bytes) -> None:
         ws = self.ws
@@ -171,12 +322,33 @@ class HttpConnection(asyncio.Protocol):
             ws.receive(data)
             return
         try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade as upgrade:
-            offset = upgrade.args[0]
-            self._start_upgrade(data[offset:])
+            while data:
+                # While a head is incomplete, feed at most what is left of its byte cap,
+                # so an endless header line stops at the cap (httptools would buffer it).
+                if self._phase is _Phase.BODY:
+                    piece, data = data, b""
+                elif len(data) <= self._head_left:
+                    self._head_left -= len(data)
+                    piece, data = data, b""
+                else:
+                    left = self._head_left
+                    piece, data = data[:left], data[left:]
+                    self._head_left = 0
+                try:
+                    self._parser.feed_data(piece)
+                except httptools.HttpParserUpgrade as upgrade:
+                    self._start_upgrade(piece[upgrade.args[0] :] + data)
+                    return
+                if self._head_left == 0 and self._phase is not _Phase.BODY:
+                    raise _RefusedError(431, "request header fields too large")
+        except _RefusedError as refusal:
+            self._fail(refusal.status, refusal.message)
         except httptools.HttpParserError as exc:
-            self._fail(400, f"malformed HTTP request: {exc}")
+            cause = exc.__context__
+            if isinstance(cause, _RefusedError):
+                self._fail(cause.status, cause.message)
+            else:
+                self._fail(400, f"malformed HTTP request: {exc}")
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._router.forget(self)
@@ -192,31 +364,53 @@ class HttpConnection(asyncio.Protocol):
     # -- httptools callbacks -------------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        self._url = b""
+        limits = self._router.limits
+        started = self._started
+        if started < 0:
+            started = self._started = _now()
+        self._phase = _Phase.HEAD
+        self.deadline = started + min(limits.headers_timeout_s, limits.request_timeout_s)
+        self._url_parts = []
+        self._line_bytes = 0
         self._headers = []
-        self._header_bytes = 0
+        self._header_left = limits.max_header_bytes
         self._body = []
-        self._body_too_large = False
+        self._body_bytes = 0
 
     def on_url(self, url: bytes) -> None:
-        self._url += url
+        # Called once per piece of URL that has arrived: parts are joined once, at the end.
+        self._url_parts.append(url)
+        self._line_bytes += len(url)
+        line = self._line_bytes + len(self._parser.get_method()) + _REQUEST_LINE_SEPARATORS
+        if line > self._router.limits.max_request_line_bytes:
+            raise _RefusedError(414, "request line too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_bytes += len(name) + len(value)
-        if self._header_bytes > _MAX_HEADER_BYTES:
-            raise httptools.HttpParserError("request headers too large")
+        self._header_left -= len(name) + len(value) + _HEADER_SEPARATORS
+        if self._header_left < 0:
+            raise _RefusedError(431, "request header fields too large")
         self._headers.append((name.lower(), value))
 
+    def on_headers_complete(self) -> None:
+        self._phase = _Phase.BODY
+        self.deadline = self._started + self._router.limits.request_timeout_s
+
     def on_body(self, body: bytes) -> None:
-        if self._body_too_large:
+        self._body_bytes += len(body)
+        if self._body_bytes > self._router.max_body_bytes:
+            self._body.clear()
             return
         self._body.append(body)
-        if sum(map(len, self._body)) > self._router.max_body_bytes:
-            self._body_too_large = True
-            self._body = []
 
     def on_message_complete(self) -> None:
-        parsed = httptools.parse_url(self._url)
+        # The request is whole: it is answered before any clock runs again (a held
+        # long-poll GET included), and the next request's clocks start at its first byte.
+        self._phase = _Phase.IDLE
+        self._started = -1.0
+        self.deadline = _NEVER
+        self._head_left = self._router.head_bytes
+        parsed = httptools.parse_url(b"".join(self._url_parts))
+        self._url_parts = []
         transport = self.transport
         client = transport.get_extra_info("peername") if transport is not None else None
         request = HttpRequest(
@@ -232,12 +426,40 @@ class HttpConnection(asyncio.Protocol):
         if self._parser.should_upgrade():
             self._current = request
             return
-        if self._body_too_large:
-            request.body = b""
+        if self._body_bytes > self._router.max_body_bytes:
             request.method = "!TOO_LARGE"
         self._queue.append(request)
         if not self._busy:
             self._next_request()
+
+    # -- timeouts ------------------------------------------------------------------------
+
+    def expire(self, now: float) -> None:
+        """The deadline passed: answer 408 or close, as the connection's state calls for.
+
+        A connection that was already told to close and still is not gone (its peer does
+        not read the last answer) is aborted one keep-alive period later.
+        """
+        transport = self.transport
+        if transport is None:
+            return
+        keep_alive = self._router.limits.keep_alive_timeout_s
+        if transport.is_closing():
+            transport.abort()
+            return
+        if self._phase is _Phase.IDLE:
+            if transport.get_write_buffer_size():
+                # The last answer is still going out: the connection is not idle yet.
+                self.deadline = now + keep_alive
+                return
+            transport.close()
+        elif self._busy:
+            # A pipelined request is stuck while an earlier one is being answered: a 408
+            # cannot go out ahead of that answer, so the connection just ends.
+            transport.close()
+        else:
+            self._fail(408, "request timeout")
+        self.deadline = now + keep_alive
 
     # -- dispatch ------------------------------------------------------------------------
 
@@ -282,6 +504,8 @@ class HttpConnection(asyncio.Protocol):
             transport.close()
             return
         self._next_request()
+        if not self._busy and self._phase is _Phase.IDLE:
+            self.deadline = _now() + self._router.limits.keep_alive_timeout_s
 
     # -- WebSocket upgrade ---------------------------------------------------------------
 
@@ -320,10 +544,13 @@ class HttpConnection(asyncio.Protocol):
             return None
         self.ws = ws
         # HTTP is over on this connection: let go of the parser and request buffers
-        # (data_received never reaches the parser again once self.ws is set).
+        # (data_received never reaches the parser again once self.ws is set), and of the
+        # HTTP timeouts (the WebSocket has the Engine.IO heartbeat or its own pings).
         del self._parser
         self._headers = []
         self._body = []
+        self._router.timed.discard(self)
+        self.deadline = _NEVER
         if rest:
             asyncio.get_running_loop().call_soon(ws.receive, rest)
         return ws

@@ -25,15 +25,15 @@ def receipt_for(message: str | bytes) -> str:
 class RawWebSocketEndpoint:
     """Accepts plain WebSocket connections under the same origin policy as Socket.IO."""
 
-    def __init__(self, origins: list[str], max_message_bytes: int) -> None:
-        self._origins = OriginPolicy(origins)
+    def __init__(self, origins: OriginPolicy, max_message_bytes: int) -> None:
+        self._origins = origins
         self._max_message_bytes = max_message_bytes
         self.connections = 0
         """Open connections right now (exported as a metric)."""
 
     def __call__(self, request: HttpRequest, upgrader: Upgrader) -> None:
         if not self._origins.allows(request.header(b"origin"), request):
-            upgrader.reject(403, [(b"content-type", b"text/plain")], b"origin not allowed")
+            upgrader.reject(403, [(b"content-type", b"text/plain")], b"origin or host not allowed")
             return
         ws = upgrader.accept(self._max_message_bytes)
         if ws is None:

@@ -14,7 +14,8 @@ from baatcheet.adapters.adapter_memory import MemoryAdapter
 from baatcheet.adapters.base import AdapterFactory
 from baatcheet.engine.asgi_bridge import AsgiApp, Lifespan
 from baatcheet.engine.asgi_entry import AsgiEntry
-from baatcheet.engine.http_server import HttpConnection, Router, close_connections
+from baatcheet.engine.cors import OriginPolicy
+from baatcheet.engine.http_server import HttpConnection, HttpLimits, Router, close_connections
 from baatcheet.engine.raw_websocket import RawWebSocketEndpoint
 from baatcheet.engine.server import AllowRequest, EngineServer
 from baatcheet.engine.session import CloseReason, EngineSession, SessionHandler
@@ -57,7 +58,7 @@ class Server(BroadcastTargets):
         self._dynamic: list[DynamicNamespace] = []
         self.engine = EngineServer(self.settings, self._on_engine_connection, allow_request)
         self.raw_websocket = RawWebSocketEndpoint(
-            self.settings.cors_origins, self.settings.max_payload_bytes
+            OriginPolicy.from_settings(self.settings), self.settings.max_payload_bytes
         )
         self._listener: asyncio.Server | None = None
         self._router: Router | None = None
@@ -173,6 +174,7 @@ class Server(BroadcastTargets):
             websocket_endpoints={settings.ws_path: self.raw_websocket},
             app=self.app,
             max_body_bytes=max(settings.max_payload_bytes, 1_000_000),
+            limits=HttpLimits.from_settings(settings),
         )
         router.app_state = self._app_state
         self._router = router
