@@ -500,7 +500,8 @@ class HttpConnection(asyncio.Protocol):
         transport.write(data)
         self._responder = None
         self._busy = False
-        if not keep_alive:
+        if not keep_alive or self._router.all_closed is not None:
+            # Shutting down: this connection is done once its answer is out.
             transport.close()
             return
         self._next_request()

@@ -22,7 +22,7 @@ from baatcheet.engine.session import CloseReason, EngineSession, SessionHandler
 from baatcheet.errors import ConfigurationError
 from baatcheet.settings import Settings
 from baatcheet.sio.broadcast import BroadcastOperator, BroadcastTargets
-from baatcheet.sio.client import Client
+from baatcheet.sio.client import Client, ClientLimits
 from baatcheet.sio.namespace import DynamicNamespace, Namespace, NamespaceMatcher
 
 __all__ = ["Server"]
@@ -56,6 +56,14 @@ class Server(BroadcastTargets):
         self._adapter_factory = adapter_factory
         self.namespaces: dict[str, Namespace] = {}
         self._dynamic: list[DynamicNamespace] = []
+        settings = self.settings
+        self._client_limits = ClientLimits(
+            connect_timeout=settings.connect_timeout_ms / 1000,
+            max_pending_handlers=settings.inbound_max_pending_handlers,
+            packet_rate=settings.packet_rate_per_s,
+            packet_burst=settings.packet_burst,
+            refusals_before_disconnect=settings.packet_refusals_before_disconnect,
+        )
         self.engine = EngineServer(self.settings, self._on_engine_connection, allow_request)
         self.raw_websocket = RawWebSocketEndpoint(
             OriginPolicy.from_settings(self.settings), self.settings.max_payload_bytes
@@ -140,7 +148,7 @@ class Server(BroadcastTargets):
     # -- engine callback -----------------------------------------------------------------
 
     def _on_engine_connection(self, session: EngineSession) -> SessionHandler:
-        return Client(session, self._lookup, self.settings.connect_timeout_ms / 1000)
+        return Client(session, self._lookup, self._client_limits)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -207,15 +215,22 @@ class Server(BroadcastTargets):
         Clients see the transport close (reason ``transport close``), so their
         reconnection logic retries, against this node once it is back or another one.
         """
+        wait = self.settings.shutdown_grace_s if grace is None else grace
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        # New handshakes are refused at once; the listener stays open until polling
+        # clients between two requests have fetched their CLOSE packet (their next GET
+        # may come on a new TCP connection).
+        self.engine.draining = True
+        self.engine.close_all(CloseReason.SERVER_SHUTDOWN)
+        await self.engine.farewells_delivered(wait)
         listener = self._listener
         if listener is not None:
             listener.close()
-        self.engine.close_all(CloseReason.SERVER_SHUTDOWN)
-        wait = self.settings.shutdown_grace_s if grace is None else grace
         if self._router is not None:
             # Clients answer the close frames within milliseconds; a peer that does not
-            # is cut off so shutdown never hangs on it.
-            await close_connections(self._router, min(wait, 2.0))
+            # is cut off when the grace period ends, so shutdown never hangs on it.
+            await close_connections(self._router, max(0.0, deadline - loop.time()))
         if listener is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(listener.wait_closed(), 1.0)
