@@ -102,17 +102,8 @@ async def test_a_post_one_byte_over_max_payload_bytes_is_refused_with_413(
 
 
 async def test_a_post_over_max_payload_bytes_ends_the_session(
-    http: httpx.AsyncClient, request: pytest.FixtureRequest
+    http: httpx.AsyncClient,
 ) -> None:
-    if request.node.callspec.params["http"] == "asgi":
-        request.applymarker(
-            pytest.mark.xfail(
-                raises=pytest.fail.Exception,
-                strict=True,
-                reason="the ASGI entry answers 413 before the session sees the body, so the"
-                " session stays open (the native server and Node's engine.io close it)",
-            )
-        )
     session = await Polling.open(http)
     assert (await session.post(_echo_event(LIMIT + 1))).status_code == 413
     try:

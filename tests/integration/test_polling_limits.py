@@ -124,3 +124,18 @@ async def test_a_polling_post_waits_for_its_ok_while_the_handlers_are_busy(
         assert (await post).text == "ok"
         await asyncio.sleep(0.1)
         assert sorted(handled) == list(range(10))
+
+
+async def test_a_post_over_a_megabyte_gets_413_and_ends_its_session(
+    running_server: ServerFactory,
+) -> None:
+    server: Server = await running_server()  # max_payload_bytes: 1,000,000
+    async with httpx.AsyncClient(timeout=5) as http:
+        _socket, client = await _connected_socket(server, http)
+
+        refused = await client.post('42["big","' + "x" * 1_100_000 + '"]')
+        after = await client.get()
+
+        assert refused.status_code == 413
+        assert after.status_code == 400
+        assert after.json() == {"code": 1, "message": "Session ID unknown"}

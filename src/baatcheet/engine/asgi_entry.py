@@ -223,11 +223,11 @@ class AsgiEntry:
                 chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        if size > limit:
-            await _send_response(send, 413, _TEXT, b"payload too large")
-            return
         responder = _AsgiResponder()
-        self._engine.handle_http(self._request(scope, b"".join(chunks)), responder)
+        if size > limit:
+            self._engine.refuse_oversized(self._request(scope, b""), responder)
+        else:
+            self._engine.handle_http(self._request(scope, b"".join(chunks)), responder)
         if not responder.answered:
             waiter = asyncio.ensure_future(responder.done.wait())
             watcher = asyncio.ensure_future(receive())

@@ -470,7 +470,10 @@ class HttpConnection(asyncio.Protocol):
             self._responder = responder
             self._busy = True
             if request.method == "!TOO_LARGE":
-                responder.respond(413, _TEXT, b"request body too large")
+                if request.path in self._router.engine_paths:
+                    self._router.engine.refuse_oversized(request, responder)
+                else:
+                    responder.respond(413, _TEXT, b"request body too large")
                 continue
             self._dispatch(request, responder)
 

@@ -123,6 +123,15 @@ class EngineServer:
         else:
             session.handle_poll_post(request.body, wrapped)
 
+    def refuse_oversized(self, request: HttpRequest, responder: Responder) -> None:
+        """A request whose body passed ``max_payload_bytes`` (its body was not kept)."""
+        sid = request.query.get("sid")
+        session = self.sessions.get(EngineSid(sid)) if sid is not None else None
+        if session is None or session.transport is not TransportName.POLLING:
+            responder.respond(413, _TEXT, b"payload too large")
+            return
+        session.refuse_oversized(responder)
+
     def handle_upgrade(self, request: HttpRequest, upgrader: Upgrader) -> None:
         """Answer a WebSocket upgrade request to the Engine.IO path."""
         if self._origins.headers(request.header(b"origin"), request) is None:

@@ -440,8 +440,7 @@ class EngineSession:
         # On a refusal the session ends first, so the held GET carries the CLOSE to the
         # client before the POST's error status can reach it as a transport error.
         if len(body) > self._settings.max_payload_bytes:
-            self._terminate(CloseReason.PAYLOAD_TOO_LARGE)
-            responder.respond(413, _TEXT_HEADERS, b"payload too large")
+            self.refuse_oversized(responder)
             return
         try:
             packets = decode_polling_payload(body.decode())
@@ -468,6 +467,16 @@ class EngineSession:
             responder.on_abort(self._on_post_aborted)
             return
         responder.respond(200, [(b"content-type", b"text/html")], b"ok")
+
+    def refuse_oversized(self, responder: Responder) -> None:
+        """A POST over ``max_payload_bytes``: 413, and the session ends.
+
+        Node's engine.io answers 413 and keeps the session, but then the client cannot
+        know which of the packets it batched were lost; ending the session makes the loss
+        visible (the client reconnects), as an oversized WebSocket message does (1009).
+        """
+        self._terminate(CloseReason.PAYLOAD_TOO_LARGE)
+        responder.respond(413, _TEXT_HEADERS, b"payload too large")
 
     def _on_post_aborted(self) -> None:
         self._held_post = None
