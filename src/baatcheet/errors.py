@@ -14,6 +14,7 @@
     │   └── RefreshReuseError      a spent refresh token came back: its whole login is revoked
     ├── RateLimitedError           too many attempts from one address or on one account (→ 429)
     ├── OverloadedError            too much work already queued; retry shortly (→ 503)
+    ├── ClusterUnavailableError    the cluster (Redis) cannot be reached or did not answer in time
     ├── StoreError                 the database failed; nothing was written
     │   └── ConflictError          a unique value (username, …) is taken
     └── ConfigurationError         settings that cannot work together
@@ -30,6 +31,7 @@ __all__ = [
     "AckTimeoutError",
     "AuthError",
     "BaatcheetError",
+    "ClusterUnavailableError",
     "ConfigurationError",
     "ConflictError",
     "ConnectRejected",
@@ -150,6 +152,14 @@ class StoreError(BaatcheetError):
 
 class ConflictError(StoreError):
     """A value that must be unique is already taken."""
+
+
+class ClusterUnavailableError(BaatcheetError):
+    """A cluster-wide operation could not be completed: the broker is down or nodes did not answer.
+
+    Local delivery keeps working; only operations that need the other nodes fail, at once
+    or after their timeout, never by hanging.
+    """
 
 
 class ConfigurationError(BaatcheetError):

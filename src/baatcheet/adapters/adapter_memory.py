@@ -6,7 +6,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from baatcheet._types import Room, SocketId
-from baatcheet.adapters.base import AckCollector, BroadcastOptions, Recipient
+from baatcheet.adapters.base import (
+    AckCollector,
+    AdapterHost,
+    BroadcastOptions,
+    Recipient,
+    SocketSnapshot,
+)
 from baatcheet.engine.frames import prepare_message
 from baatcheet.proto.socketio import Packet, encode
 
@@ -21,11 +27,17 @@ class MemoryAdapter:
     ``transport.write``: no task, queue or copy per recipient.
     """
 
-    def __init__(self, namespace: str, recipients: Mapping[SocketId, Recipient]) -> None:
+    def __init__(
+        self, namespace: str, recipients: Mapping[SocketId, Recipient], host: AdapterHost
+    ) -> None:
         self.namespace = namespace
         self._recipients = recipients
+        del host  # one node: no other node sends it server-side events
         self.rooms: dict[Room, set[SocketId]] = {}
         self.sids: dict[SocketId, set[Room]] = {}
+
+    async def init(self) -> None:
+        return None
 
     # -- membership ----------------------------------------------------------------------
 
@@ -129,8 +141,26 @@ class MemoryAdapter:
                 count += 1
         on_client_count(count)
 
-    async def fetch_sockets(self, opts: BroadcastOptions) -> list[dict[str, Any]]:
-        return [recipient.describe() for recipient in self._selected(opts)]
+    async def server_count(self) -> int:
+        return 1
+
+    async def all_rooms(self) -> set[Room]:
+        return self.local_rooms()
+
+    def local_rooms(self) -> set[Room]:
+        """Every room of this node's sockets, their own id rooms included."""
+        return {*self.rooms, *(Room(sid) for sid in self._recipients)}
+
+    async def fetch_sockets(self, opts: BroadcastOptions) -> list[SocketSnapshot]:
+        return self.local_snapshots(opts)
+
+    def local_snapshots(self, opts: BroadcastOptions) -> list[SocketSnapshot]:
+        """Snapshots of this node's selected sockets."""
+        return [recipient.snapshot() for recipient in self._selected(opts)]
+
+    async def server_side_emit(self, args: list[Any], *, with_ack: bool = False) -> list[Any]:
+        del args, with_ack  # there is no other node to tell
+        return []
 
     def add_sockets(self, opts: BroadcastOptions, rooms: Iterable[Room]) -> None:
         rooms = list(rooms)

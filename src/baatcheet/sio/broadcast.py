@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from baatcheet._types import Room, SocketId
-from baatcheet.adapters.base import BroadcastOptions
+from baatcheet.adapters.base import BroadcastFlags, BroadcastOptions, SocketSnapshot
 from baatcheet.errors import AckTimeoutError
 from baatcheet.proto.socketio import RESERVED_EVENTS, Packet, PacketType
 
@@ -39,6 +39,7 @@ class BroadcastOperator:
     except_rooms: frozenset[Room] = frozenset()
     is_volatile: bool = False
     is_local: bool = False
+    may_compress: bool = True
     ack_timeout: float | None = None
 
     def to(self, rooms: RoomArg) -> BroadcastOperator:
@@ -65,10 +66,16 @@ class BroadcastOperator:
         """Time allowed for acknowledgements in :meth:`emit_with_ack`."""
         return replace(self, ack_timeout=seconds)
 
+    def compress(self, compress: bool) -> BroadcastOperator:
+        """Whether the packet may be compressed (carried to other nodes as Node does)."""
+        return replace(self, may_compress=compress)
+
     @property
     def options(self) -> BroadcastOptions:
         """The adapter's view of this target."""
-        return BroadcastOptions(self.rooms, self.except_rooms, self.is_volatile, self.is_local)
+        timeout_ms = None if self.ack_timeout is None else round(self.ack_timeout * 1000)
+        flags = BroadcastFlags(self.is_volatile, self.may_compress, self.is_local, timeout_ms)
+        return BroadcastOptions(self.rooms, self.except_rooms, flags)
 
     def emit(self, event: str, *args: Any) -> None:
         """Send ``event`` to every target socket; returns once every local write is issued."""
@@ -77,29 +84,37 @@ class BroadcastOperator:
         self.nsp.adapter.broadcast(packet, self.options)
 
     async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
-        """Send ``event`` and wait for every target client's answer.
+        """Send ``event`` and wait for every target client's answer, on every node.
+
+        Every node reports how many of its clients it sent the packet to; the call is
+        complete when each node has reported and that many answers arrived.
 
         Returns:
             One entry per client (its first ack argument, or the list of them when it
             sent several).
 
         Raises:
-            AckTimeoutError: Some clients did not answer within the timeout; the answers
-                that did arrive are in ``err.partial``.
+            AckTimeoutError: Some clients (or nodes) did not answer within the timeout; the
+                answers that did arrive are in ``err.partial``.
         """
         _check_event(event)
         timeout = self.ack_timeout if self.ack_timeout is not None else 10.0
+        operator = self if self.ack_timeout is not None else self.timeout(timeout)
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         answers: list[Any] = []
-        expected: list[int] = []
+        expected_clients = 0
+        counted_nodes = 0
+        nodes: int | None = None
 
         def check() -> None:
-            if expected and len(answers) >= expected[0] and not done.done():
+            if nodes == counted_nodes and len(answers) >= expected_clients and not done.done():
                 done.set_result(None)
 
         def on_count(count: int) -> None:
-            expected.append(count)
+            nonlocal expected_clients, counted_nodes
+            expected_clients += count
+            counted_nodes += 1
             check()
 
         def on_ack(args: list[Any]) -> None:
@@ -107,17 +122,21 @@ class BroadcastOperator:
             check()
 
         packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args], self.nsp.next_ack_id())
-        self.nsp.adapter.broadcast_with_ack(packet, self.options, on_count, on_ack)
+        adapter = self.nsp.adapter
         try:
-            await asyncio.wait_for(asyncio.shield(done), timeout)
+            async with asyncio.timeout(timeout):
+                adapter.broadcast_with_ack(packet, operator.options, on_count, on_ack)
+                nodes = 1 if self.is_local else await adapter.server_count()
+                check()
+                await asyncio.shield(done)
         except TimeoutError:
             raise AckTimeoutError(event, timeout, partial=list(answers)) from None
         return answers
 
     async def fetch_sockets(self) -> list[RemoteSocket]:
         """The target sockets, as snapshots that can still be acted on."""
-        described = await self.nsp.adapter.fetch_sockets(self.options)
-        return [RemoteSocket(self.nsp, snapshot) for snapshot in described]
+        snapshots = await self.nsp.adapter.fetch_sockets(self.options)
+        return [RemoteSocket(self.nsp, snapshot) for snapshot in snapshots]
 
     def sockets_join(self, rooms: RoomArg) -> None:
         """Make every target socket join ``rooms``."""
@@ -198,12 +217,12 @@ class RemoteSocket:
 
     __slots__ = ("_nsp", "data", "handshake", "id", "rooms")
 
-    def __init__(self, nsp: Namespace, snapshot: dict[str, Any]) -> None:
+    def __init__(self, nsp: Namespace, snapshot: SocketSnapshot) -> None:
         self._nsp = nsp
-        self.id = SocketId(snapshot["id"])
-        self.handshake: dict[str, Any] = snapshot["handshake"]
-        self.rooms = {Room(room) for room in snapshot["rooms"]}
-        self.data: dict[str, Any] = snapshot["data"]
+        self.id: SocketId = snapshot.id
+        self.handshake: dict[str, Any] = snapshot.handshake
+        self.rooms: set[Room] = set(snapshot.rooms)
+        self.data: dict[str, Any] = snapshot.data
 
     def _target(self) -> BroadcastOperator:
         return BroadcastOperator(self._nsp, rooms=frozenset((Room(self.id),)))

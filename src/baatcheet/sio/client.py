@@ -187,6 +187,7 @@ class Client:
         if namespace is None:
             self._connect_error(name, "Invalid namespace", None)
             return
+        await namespace.ensure_ready()
         issued = int(time.time() * 1000)
         handshake = Handshake.from_request(self.session.request, auth, issued)
         try:

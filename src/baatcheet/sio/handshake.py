@@ -69,3 +69,17 @@ class Handshake:
     def xdomain(self) -> bool:
         """True when the request came from a browser page (it carried an ``Origin``)."""
         return self._request.header(b"origin") is not None
+
+    def to_json(self) -> dict[str, Any]:
+        """The handshake as Node servers send it to each other (``fetchSockets``)."""
+        return {
+            "headers": self.headers,
+            "time": self.time,
+            "address": self.address,
+            "xdomain": self.xdomain,
+            "secure": self.secure,
+            "issued": self.issued,
+            "url": self.url,
+            "query": self.query,
+            "auth": self.auth,
+        }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import re
@@ -9,8 +10,9 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from baatcheet._types import Room, SocketId
-from baatcheet.adapters.base import Adapter, AdapterFactory
-from baatcheet.errors import ConnectRejected
+from baatcheet.adapters.base import Adapter, AdapterFactory, ServerSideReply
+from baatcheet.errors import AckTimeoutError, ConnectRejected
+from baatcheet.sio._tasks import spawn
 from baatcheet.sio.broadcast import BroadcastOperator, BroadcastTargets
 from baatcheet.sio.socket import Socket
 
@@ -29,12 +31,23 @@ NamespaceMatcher = re.Pattern[str] | Callable[[str, dict[str, Any]], bool]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+ServerSideListener = Callable[..., Any]
+"""Receives a server-side event from another node: its arguments, then, when that node
+waits for an answer, a callback to call once with the answer (as Node's ``io.on``)."""
+
+_CONNECTION_EVENTS = frozenset({"connection", "connect"})
+
+
 class _Listeners:
-    """Middleware and connection handlers, shared by a dynamic namespace's children."""
+    """Middleware, connection handlers and server-side listeners.
+
+    Shared by a dynamic namespace's children.
+    """
 
     def __init__(self) -> None:
         self.middlewares: list[Middleware] = []
         self.connection_handlers: list[ConnectionHandler] = []
+        self.server_side: dict[str, list[ServerSideListener]] = {}
 
     def use(self, middleware: F) -> F:
         self.middlewares.append(middleware)
@@ -45,13 +58,11 @@ class _Listeners:
     @overload
     def on(self, event: str, handler: None = None) -> Callable[[F], F]: ...
     def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
-        if event not in ("connection", "connect"):
-            raise ValueError(
-                f"namespaces emit only 'connection'; register {event!r} on the socket instead"
-            )
-
         def register(fn: F) -> F:
-            self.connection_handlers.append(fn)
+            if event in _CONNECTION_EVENTS:
+                self.connection_handlers.append(fn)
+            else:
+                self.server_side.setdefault(event, []).append(fn)
             return fn
 
         return register(handler) if handler is not None else register
@@ -67,8 +78,9 @@ class Namespace(BroadcastTargets):
         self.sockets: dict[SocketId, Socket] = {}
         """Sockets connected to this namespace on this node."""
         self._listeners = listeners or _Listeners()
-        self.adapter: Adapter = adapter_factory(name, self.sockets)
+        self.adapter: Adapter = adapter_factory(name, self.sockets, self)
         self._ack_id = 0
+        self._ready: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"<Namespace {self.name} sockets={len(self.sockets)}>"
@@ -84,8 +96,58 @@ class Namespace(BroadcastTargets):
     @overload
     def on(self, event: str, handler: None = None) -> Callable[[F], F]: ...
     def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
-        """Register a ``connection`` handler (also usable as ``@nsp.on("connection")``)."""
+        """Register a ``connection`` handler, or a listener of server-side ``event``.
+
+        Also usable as ``@nsp.on("connection")``. Any other event name receives what
+        other nodes send with :meth:`server_side_emit`, as Node's ``io.on(event)`` does.
+        """
         return self._listeners.on(event, handler)
+
+    async def ensure_ready(self) -> None:
+        """Initialise the adapter once (a cluster adapter subscribes here)."""
+        if self._ready is None:
+            self._ready = asyncio.ensure_future(self.adapter.init())
+        await asyncio.shield(self._ready)
+
+    # -- server-side events between nodes ------------------------------------------------
+
+    async def server_side_emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to this namespace's listeners on every other node."""
+        await self.adapter.server_side_emit([event, *args])
+
+    async def server_side_emit_with_ack(
+        self,
+        event: str,
+        *args: Any,
+        timeout: float = 5.0,  # noqa: ASYNC109 - mirrors Node's io.timeout(ms)
+    ) -> list[Any]:
+        """Send ``event`` to every other node and gather one answer from each.
+
+        Raises:
+            AckTimeoutError: Some nodes did not answer within ``timeout`` seconds.
+            ClusterUnavailableError: The cluster cannot be reached.
+        """
+        try:
+            async with asyncio.timeout(timeout):
+                return await self.adapter.server_side_emit([event, *args], with_ack=True)
+        except TimeoutError:
+            raise AckTimeoutError(event, timeout) from None
+
+    def on_server_side_emit(self, args: list[Any], reply: ServerSideReply | None) -> None:
+        """Adapter callback: another node sent ``[event, *args]``."""
+        if not args or not isinstance(args[0], str):
+            log.info("%s: ignoring a server-side event without a name", self.name)
+            return
+        event, rest = args[0], args[1:]
+        listeners = self._listeners.server_side.get(event, ())
+        extra = [] if reply is None else [reply]  # the adapter sends only the first answer
+        for listener in listeners:
+            try:
+                outcome = listener(*rest, *extra)
+                if inspect.isawaitable(outcome):
+                    spawn(outcome)
+            except Exception:
+                log.exception("server-side listener for %r on %s failed", event, self.name)
 
     def next_ack_id(self) -> int:
         """A fresh acknowledgement id, unique within this namespace."""

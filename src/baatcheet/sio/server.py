@@ -100,6 +100,24 @@ class Server(BroadcastTargets):
                 return family.child(name)
         return None
 
+    def _all_namespaces(self) -> list[Namespace]:
+        """Every namespace, dynamic families' children included."""
+        children = [child for family in self._dynamic for child in family.children.values()]
+        return [*self.namespaces.values(), *children]
+
+    async def server_side_emit(self, event: str, *args: Any) -> None:
+        """Send ``event`` to the listeners of ``/`` on every other node (``io.serverSideEmit``)."""
+        await self.main.server_side_emit(event, *args)
+
+    async def server_side_emit_with_ack(
+        self,
+        event: str,
+        *args: Any,
+        timeout: float = 5.0,  # noqa: ASYNC109 - mirrors Node's io.timeout(ms)
+    ) -> list[Any]:
+        """Send ``event`` to every other node's ``/`` listeners; one answer per node."""
+        return await self.main.server_side_emit_with_ack(event, *args, timeout=timeout)
+
     @property
     def main(self) -> Namespace:
         """The ``/`` namespace, which the shortcuts below act on."""
@@ -175,6 +193,8 @@ class Server(BroadcastTargets):
         if self.app is not None:
             self._lifespan = Lifespan(self.app, self._app_state)
             await self._lifespan.startup()
+        for namespace in list(self.namespaces.values()):
+            await namespace.ensure_ready()
         context = self._ssl_context()
         router = Router(
             engine=self.engine,
@@ -234,7 +254,7 @@ class Server(BroadcastTargets):
         if listener is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(listener.wait_closed(), 1.0)
-        for namespace in self.namespaces.values():
+        for namespace in self._all_namespaces():
             await namespace.adapter.close()
         if self._lifespan is not None:
             await self._lifespan.shutdown()

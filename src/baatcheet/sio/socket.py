@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from baatcheet._types import Room, SocketId
-from baatcheet.adapters.base import AckCollector
+from baatcheet.adapters.base import AckCollector, SocketSnapshot
 from baatcheet.engine.frames import PreparedMessage, prepare_message
 from baatcheet.errors import AckTimeoutError, EventError, SocketClosedError
 from baatcheet.proto.socketio import (
@@ -233,24 +233,14 @@ class Socket:
         """Send the client's answer to ``ack_id`` to ``collector``."""
         self._acks[ack_id] = collector
 
-    def describe(self) -> dict[str, Any]:
-        """A snapshot for ``fetch_sockets``."""
-        handshake = self.handshake
-        return {
-            "id": self.id,
-            "handshake": {
-                "headers": handshake.headers,
-                "query": handshake.query,
-                "auth": handshake.auth,
-                "address": handshake.address,
-                "time": handshake.time,
-                "issued": handshake.issued,
-                "url": handshake.url,
-                "secure": handshake.secure,
-            },
-            "rooms": sorted(self.rooms),
-            "data": self.data,
-        }
+    def snapshot(self) -> SocketSnapshot:
+        """This socket as ``fetch_sockets`` returns it (the same shape on every node)."""
+        return SocketSnapshot(
+            id=self.id,
+            handshake=self.handshake.to_json(),
+            rooms=frozenset(self.rooms),
+            data=self.data,
+        )
 
     # -- incoming ------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from baatcheet.adapters.adapter_memory import MemoryAdapter
-from baatcheet.adapters.base import BroadcastOptions
+from baatcheet.adapters.base import BroadcastFlags, BroadcastOptions
 from baatcheet.sio import BroadcastOperator, Namespace
 
 
@@ -18,13 +18,12 @@ def nsp() -> Namespace:
 
 def test_each_method_returns_a_new_operator_and_leaves_the_original_alone(nsp: Namespace) -> None:
     base = nsp.to("a")
-    narrowed = base.to("b").except_("c").volatile.local.timeout(2)
+    narrowed = base.to("b").except_("c").volatile.local.compress(False).timeout(2)
     assert base.options == BroadcastOptions(rooms=frozenset({"a"}))  # type: ignore[arg-type]
     assert narrowed.options == BroadcastOptions(
         rooms=frozenset({"a", "b"}),  # type: ignore[arg-type]
         except_rooms=frozenset({"c"}),  # type: ignore[arg-type]
-        volatile=True,
-        local=True,
+        flags=BroadcastFlags(volatile=True, compress=False, local=True, timeout_ms=2000),
     )
     assert narrowed.ack_timeout == 2
     assert base.ack_timeout is None
