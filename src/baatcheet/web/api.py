@@ -5,11 +5,17 @@ body that is not JSON, 413 over the 1 MB body limit, 422 for a schema mismatch, 
 credentials or tokens, 403/404 for rooms, 409 for a taken username, 503 when the
 database is down. Nothing here raises past the handler, so one bad request never
 affects another.
+
+Sign-in routes are throttled (:mod:`baatcheet.chat.accounts`): 429 ``rate_limited`` when
+the client's address or the username has used its attempts, 503 ``overloaded`` when too
+many password hashes are queued; both carry ``Retry-After`` (whole seconds, RFC 9110
+§10.2.3). The address is the TCP peer's: behind a reverse proxy every client shares it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import math
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -22,7 +28,15 @@ from baatcheet.chat.codes import ErrorCode, refuse
 from baatcheet.chat.payloads import Credentials, HistoryFetch, RefreshToken, RoomCreate, parse
 from baatcheet.chat.service import ChatService
 from baatcheet.chat.shapes import history_json, room_json, user_json
-from baatcheet.errors import AuthError, ConflictError, EventError, StoreError, TokenExpiredError
+from baatcheet.errors import (
+    AuthError,
+    ConflictError,
+    EventError,
+    OverloadedError,
+    RateLimitedError,
+    StoreError,
+    TokenExpiredError,
+)
 from baatcheet.store import RoomKind, User
 
 __all__ = ["MAX_BODY_BYTES", "api_routes"]
@@ -53,12 +67,21 @@ class _HttpError(Exception):
         self.message = message
 
 
-def _json(body: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+def _json(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(body), status_code=status, headers=headers, media_type="application/json"
+    )
 
 
-def _error(status: int, code: str, message: str) -> Response:
-    return _json({"error": {"code": code, "message": message}}, status)
+def _error(
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    return _json({"error": {"code": code, "message": message}}, status, headers)
+
+
+def _retry_after(seconds: float) -> dict[str, str]:
+    """The ``Retry-After`` header: whole seconds, rounded up, at least 1."""
+    return {"Retry-After": str(max(1, math.ceil(seconds)))}
 
 
 def _endpoint(handler: Endpoint) -> Endpoint:
@@ -77,6 +100,10 @@ def _endpoint(handler: Endpoint) -> Endpoint:
             return _error(401, "unauthorized", str(exc))
         except ConflictError as exc:
             return _error(409, "conflict", str(exc))
+        except RateLimitedError as exc:
+            return _error(429, "rate_limited", exc.message, _retry_after(exc.retry_after_s))
+        except OverloadedError as exc:
+            return _error(503, "overloaded", exc.message, _retry_after(exc.retry_after_s))
         except StoreError:
             return _error(
                 503, "unavailable", "the database is unavailable; nothing was saved, retry later"
@@ -99,6 +126,12 @@ async def _body(request: Request) -> Any:
         return orjson.loads(chunks)
     except orjson.JSONDecodeError as exc:
         raise _HttpError(400, "invalid", f"request body is not valid JSON: {exc}") from None
+
+
+def _address(request: Request) -> str:
+    """The client's address for the sign-in throttles: the TCP peer, never a header a
+    client could forge ("unknown" when the server has none, as over a Unix socket)."""
+    return request.client.host if request.client else "unknown"
 
 
 def _session_json(session: Session) -> dict[str, Any]:
@@ -127,15 +160,19 @@ def api_routes(chat: ChatService) -> list[BaseRoute]:
 
     async def register(request: Request) -> Response:
         form = parse(Credentials, await _body(request))
-        return _json(_session_json(await chat.accounts.register(form.username, form.password)), 201)
+        session = await chat.accounts.register(
+            form.username, form.password, address=_address(request)
+        )
+        return _json(_session_json(session), 201)
 
     async def login(request: Request) -> Response:
         form = parse(Credentials, await _body(request))
-        return _json(_session_json(await chat.accounts.login(form.username, form.password)))
+        session = await chat.accounts.login(form.username, form.password, address=_address(request))
+        return _json(_session_json(session))
 
     async def refresh(request: Request) -> Response:
         form = parse(RefreshToken, await _body(request))
-        session = await chat.accounts.refresh(form.refreshToken)
+        session = await chat.accounts.refresh(form.refreshToken, address=_address(request))
         answer = _session_json(session)
         del answer["user"]
         return _json(answer)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
 
-from baatcheet.chat.accounts import Accounts
-from baatcheet.errors import AuthError, RefreshReuseError, TokenExpiredError
+from baatcheet.chat.accounts import Accounts, address_key
+from baatcheet.errors import AuthError, RateLimitedError, RefreshReuseError, TokenExpiredError
 from baatcheet.settings import Settings
 from baatcheet.store import Store, User, open_store
 
@@ -132,3 +133,86 @@ async def test_without_a_configured_secret_the_stored_one_is_reused(store: Store
     token, _ = first.issue_access(User(1, "ada"))
     second = await Accounts.open(store, Settings())
     assert second.verify(token).user == User(1, "ada")
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def _throttled(store: Store, clock: Clock, **limits: Any) -> Accounts:
+    return Accounts(store, Settings(jwt_secret=SECRET, **limits), SECRET, clock=clock)
+
+
+async def test_failed_logins_lock_the_username_until_a_failure_refills(store: Store) -> None:
+    clock = Clock()
+    accounts = await _throttled(store, clock, auth_failures_per_hour_per_username=3)
+    await accounts.register("ada", "correct horse")
+    for _ in range(3):
+        with pytest.raises(AuthError, match="wrong username or password"):
+            await accounts.login("ada", "wrong horse", address="192.0.2.1")
+    with pytest.raises(RateLimitedError, match="retry in 1200 s") as caught:
+        await accounts.login("ada", "correct horse", address="192.0.2.2")
+    assert caught.value.scope == "username"
+    assert caught.value.retry_after_s == pytest.approx(1200)
+    with pytest.raises(AuthError, match="wrong username or password"):  # others are not locked
+        await accounts.login("bob", "wrong horse", address="192.0.2.1")
+    clock.now += 1200
+    assert (await accounts.login("ada", "correct horse")).user.username == "ada"
+
+
+async def test_an_unknown_username_locks_exactly_like_a_real_one(store: Store) -> None:
+    accounts = await _throttled(store, Clock(), auth_failures_per_hour_per_username=2)
+    for _ in range(2):
+        with pytest.raises(AuthError, match="wrong username or password"):
+            await accounts.login("nobody", "wrong horse")
+    with pytest.raises(RateLimitedError, match="too many failed logins"):
+        await accounts.login("nobody", "wrong horse")
+
+
+async def test_successful_logins_do_not_count_toward_the_username_lock(store: Store) -> None:
+    accounts = await _throttled(store, Clock(), auth_failures_per_hour_per_username=2)
+    await accounts.register("ada", "correct horse")
+    for _ in range(5):
+        await accounts.login("ada", "correct horse")
+    for _ in range(2):
+        with pytest.raises(AuthError, match="wrong username or password"):
+            await accounts.login("ada", "wrong horse")
+    with pytest.raises(RateLimitedError):
+        await accounts.login("ada", "wrong horse")
+
+
+async def test_one_address_shares_its_attempts_between_register_login_and_refresh(
+    store: Store,
+) -> None:
+    clock = Clock()
+    accounts = await _throttled(store, clock, auth_attempts_per_minute_per_address=3)
+    session = await accounts.register("ada", "correct horse", address="192.0.2.1")
+    await accounts.login("ada", "correct horse", address="192.0.2.1")
+    await accounts.refresh(session.refresh_token, address="192.0.2.1")
+    with pytest.raises(RateLimitedError, match="retry in 20 s") as caught:
+        await accounts.register("bob", "correct horse", address="192.0.2.1")
+    assert caught.value.scope == "address"
+    assert await store.get_credentials("bob") is None  # refused before any work
+    assert (await accounts.login("ada", "correct horse", address="192.0.2.9")).user
+    clock.now += 20
+    assert (await accounts.register("bob", "correct horse", address="192.0.2.1")).user
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("192.0.2.7", "192.0.2.7"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
+        ("::ffff:192.0.2.7", "192.0.2.7"),
+        ("unknown", "unknown"),
+    ],
+)
+def test_ipv6_clients_are_throttled_by_their_64_and_ipv4_as_is(address: str, key: str) -> None:
+    assert address_key(address) == key
