@@ -3,9 +3,10 @@
 The attacks of issue 7 on the listener, run against a real ``baatcheet serve`` while a
 canary chat user times its acked messages (see :mod:`harness`):
 
-A. ``--url-connections`` connections send ``GET /x?`` and then stream ``a`` without ever
-   ending the line, for ``--url-seconds`` (at most ``--url-max-mb`` each). A server with
-   no request-line limit buffers all of it.
+A. ``--url-connections`` attackers send ``GET /x?`` and then stream ``a`` without ever
+   ending the line, for ``--url-seconds`` (at most ``--url-max-mb`` per connection),
+   opening a new connection whenever the server closes one. A server with no
+   request-line limit buffers all of it.
 B. ``--idle-connections`` connections open and then hold: half send nothing, half send
    half a request (a request line and one header, no blank line). They are held for up
    to ``--hold-seconds``; a server without header/idle timeouts keeps every one.
@@ -68,17 +69,17 @@ async def _watch_close(
     closed.set()
 
 
-async def _stream_url(port: int, seconds: float, max_bytes: int) -> Attacker:
+async def _stream_url(port: int, until: float, max_bytes: int) -> Attacker:
+    """One connection: ``GET /x?`` then ``a`` after ``a`` until closed, ``until`` or the cap."""
     attacker = Attacker("url")
     reader, writer = await asyncio.open_connection(HOST, port)
     started = time.perf_counter()
     closed = asyncio.Event()
     watcher = asyncio.create_task(_watch_close(reader, attacker, started, closed))
-    deadline = started + seconds
     try:
         writer.write(b"GET /x?")
         while attacker.sent_bytes < max_bytes and not closed.is_set():
-            left = deadline - time.perf_counter()
+            left = until - time.perf_counter()
             if left <= 0:
                 break
             writer.write(_CHUNK)
@@ -93,6 +94,15 @@ async def _stream_url(port: int, seconds: float, max_bytes: int) -> Attacker:
     with contextlib.suppress(asyncio.CancelledError):
         await watcher
     return attacker
+
+
+async def _keep_streaming(port: int, seconds: float, max_bytes: int) -> list[Attacker]:
+    """One attacker slot: a new endless-URL connection each time the server closes one."""
+    until = time.perf_counter() + seconds
+    attackers: list[Attacker] = []
+    while time.perf_counter() < until and len(attackers) < _MAX_CONNECTIONS:
+        attackers.append(await _stream_url(port, until, max_bytes))
+    return attackers
 
 
 async def _hold(port: int, kind: str, hold_seconds: float, opened: asyncio.Semaphore) -> Attacker:
@@ -139,22 +149,34 @@ async def _run(args: argparse.Namespace) -> None:
         rss_before, read_before = h.rss.current_bytes(), h.rss.read_bytes()
         h.rss.reset_peak()
         h.canary.reset()
-        streams = await asyncio.gather(
+        slots = await asyncio.gather(
             *(
-                _stream_url(h.port, url_seconds, args.url_max_mb * 2**20)
+                _keep_streaming(h.port, url_seconds, args.url_max_mb * 2**20)
                 for _ in range(args.url_connections)
             )
         )
-        await asyncio.sleep(0.5)
-        print(f"attack A: {args.url_connections} connections streaming a URL for {url_seconds} s")
+        streams = [stream for slot in slots for stream in slot]
+        print(
+            f"attack A: {args.url_connections} attackers streaming a URL for {url_seconds} s,"
+            " reconnecting whenever the server closes them"
+        )
         print(f"  canary: {h.canary.stats().line()}")
         print(
             f"  server RSS before {mib(rss_before)}, peak {mib(h.rss.peak_bytes)},"
             f" after {mib(h.rss.current_bytes())}"
         )
-        print(f"  server read {mib(h.rss.read_bytes() - read_before)} during the attack")
-        for stream in streams:
-            print(f"  attacker wrote {mib(stream.sent_bytes)}; {_closing([stream])}")
+        read = h.rss.read_bytes() - read_before
+        written = sum(stream.sent_bytes for stream in streams)
+        most = max(stream.sent_bytes for stream in streams)
+        print(
+            f"  {len(streams)} connections; attackers wrote {written:,} bytes ({mib(written)}),"
+            f" at most {most:,} on one connection"
+        )
+        print(
+            f"  server read {read:,} bytes in all, {read // len(streams):,} per connection"
+            " (canary traffic included)"
+        )
+        print(f"  {_closing(streams)}")
 
         rss_before = h.rss.current_bytes()
         h.rss.reset_peak()

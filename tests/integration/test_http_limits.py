@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import re
 
 import orjson
@@ -16,6 +17,7 @@ import psutil
 import pytest
 from websockets.asyncio.client import connect
 
+from baatcheet.engine.http_server import HttpConnection
 from baatcheet.sio import Server
 from support.factories import ServerFactory
 
@@ -185,6 +187,32 @@ async def test_a_peer_streaming_50_mb_of_url_costs_the_server_one_read_past_the_
     assert server_read <= server.settings.http_max_request_line_bytes + _UVLOOP_READ + 4096
     assert rss_growth < 5 * 2**20, f"RSS grew {rss_growth / 2**20:.1f} MiB"
     assert sent < 50 * 2**20
+
+
+def _open_http_connections() -> int:
+    return sum(isinstance(thing, HttpConnection) for thing in gc.get_objects())
+
+
+async def test_a_closed_connection_is_freed_at_once_not_at_the_next_garbage_collection(
+    running_server: ServerFactory,
+) -> None:
+    server: Server = await running_server()
+    gc.disable()  # the server tunes the collector to run rarely; here it does not run at all
+    try:
+        before = _open_http_connections()
+        for _ in range(20):
+            reader, writer = await _open(server)
+            writer.write(b"GET /x?" + b"a" * 65536)
+            assert _status(await _until_closed(reader)) == 414
+            writer.close()
+            reader, writer = await _open(server)
+            writer.write(_get("/nowhere"))
+            assert (await _response(reader))[0] == 404
+            writer.close()
+        await asyncio.sleep(0.1)  # the server sees the last connections go
+        assert _open_http_connections() == before, "refused or finished connections linger"
+    finally:
+        gc.enable()
 
 
 # -- timeouts ------------------------------------------------------------------------------
