@@ -140,10 +140,12 @@ class WebSocketConnection:
         self.write_frames(build_frame(OPCODE_BINARY, data))
 
     def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
-        """Start the closing handshake; the transport is closed once the peer answers.
+        """Send a close frame; for a normal close, wait for the peer's answer first.
 
-        A peer that never answers is cut off after a short grace period, so a
-        close always completes.
+        After a normal or going-away close the transport is closed once the peer answers,
+        or after a short grace period. A peer closed for misbehaving (a flood, a parse
+        error, a policy) is *failed* (RFC 6455 §7.1.7): the close frame is flushed and the
+        TCP connection closed at once, so nothing more of what it sends is read or parsed.
         """
         if self._closed:
             return
@@ -151,12 +153,10 @@ class WebSocketConnection:
             self._protocol.send_close(code, reason[:120])
         self._flush()
         self._closed = True
-        if code not in _READ_UNTIL_CLOSED:
-            # A peer cut off for misbehaving (a flood, a parse error) gets nothing more
-            # read: parsing the rest of its flood would cost every other client.
-            self.transport.pause_reading()
-        loop = asyncio.get_running_loop()
-        loop.call_later(_CLOSE_GRACE_S, self.transport.close)
+        if code in _READ_UNTIL_CLOSED:
+            asyncio.get_running_loop().call_later(_CLOSE_GRACE_S, self.transport.close)
+        else:
+            self.transport.close()
         self._notify_close(code, reason)
 
     def abort(self, reason: str) -> None:
