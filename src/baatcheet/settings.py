@@ -74,8 +74,10 @@ class Settings(BaseSettings):
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description=(
-            "Host header values accepted when no cors_origins are set (a DNS-rebinding page"
-            " sends its own name). Empty allows the listening address and localhost names."
+            "Host header values accepted (a DNS-rebinding page sends its own name): 'name'"
+            " for any port, 'name:port' for one. Empty allows localhost, the listening host"
+            " and IP addresses, and checks nothing once cors_origins are set. Set it behind"
+            " a proxy or under a real domain."
         ),
     )
     http_max_request_line_bytes: int = Field(
@@ -147,6 +149,28 @@ class Settings(BaseSettings):
         "sqlite+aiosqlite:///data/baatcheet.db",
         description=(
             "SQLAlchemy URL; a SQLite file by default, postgresql+asyncpg://… in production."
+        ),
+    )
+    redis_url: str | None = Field(
+        None,
+        description=(
+            "redis://, rediss:// or unix:// URL of the Redis that joins this server to a"
+            " cluster (Node's @socket.io/redis-adapter format). None: a single node."
+        ),
+    )
+    redis_prefix: str = Field(
+        "socket.io",
+        description=(
+            "Prefix of the cluster's Redis channels (the Node adapter's 'key'); the same on"
+            " every node."
+        ),
+    )
+    redis_requests_timeout_ms: int = Field(
+        5000,
+        gt=0,
+        description=(
+            "How long a cluster request (fetch_sockets, all_rooms, server-side acks) waits"
+            " for the other nodes (Node's requestsTimeout)."
         ),
     )
     jwt_secret: str = Field(

@@ -8,8 +8,9 @@ both (the Engine.IO path and the plain WebSocket endpoint alike).
 whose DNS name the attacker then points at 127.0.0.1 talks to this server as *its own
 origin*: its ``Origin`` equals its ``Host`` (``evil.example:3000``), and a same-origin
 GET, such as the polling handshake, carries no ``Origin`` at all. Only the ``Host``
-header gives it away. So when no ``cors_origins`` are configured (the local,
-same-origin set-up that rebinding targets) a request must also name an allowed host:
+header gives it away. So a request must also name an allowed host whenever
+``allowed_hosts`` is set, and, when it is not, as long as no ``cors_origins`` are
+configured (the local, same-origin set-up that rebinding targets):
 
 * ``allowed_hosts`` when it is set: ``name`` allows that name on any port,
   ``name:port`` only on that port;
@@ -26,9 +27,9 @@ Decisions:
   connecting to 127.0.0.1, ``localhost`` or an IP address keeps working.
 * A request with no ``Host`` header at all is allowed: every browser sends one, so it
   cannot come from a rebinding page.
-* Behind a proxy or under a real domain, set ``allowed_hosts`` (or ``cors_origins``,
-  which names the browser origins explicitly and turns the Host check off, as the
-  setting's description says).
+* Behind a proxy or under a real domain, set ``allowed_hosts``. Setting only
+  ``cors_origins`` turns the default Host check off, but a same-origin GET carries no
+  ``Origin`` for the origin list to refuse, so ``allowed_hosts`` is enforced even then.
 """
 
 from __future__ import annotations
@@ -97,8 +98,9 @@ class OriginPolicy:
 
     Args:
         origins: ``cors_origins``.
-        allowed_hosts: Host names allowed when ``origins`` is empty; empty: ``localhost``,
-            ``listen_host`` and IP literals.
+        allowed_hosts: Host names allowed (always enforced when set); empty means
+            ``localhost``, ``listen_host`` and IP literals when ``origins`` is empty, and
+            no Host check when it is not.
         listen_host: The address or name the server listens on.
     """
 
@@ -109,7 +111,8 @@ class OriginPolicy:
     ) -> None:
         self._any = "*" in origins
         self._allowed = frozenset(origin.rstrip("/") for origin in origins if origin != "*")
-        self._hosts = None if origins else _HostCheck(allowed_hosts, listen_host)
+        checked = bool(allowed_hosts) or not origins
+        self._hosts = _HostCheck(allowed_hosts, listen_host) if checked else None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OriginPolicy:

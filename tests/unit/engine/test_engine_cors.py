@@ -76,8 +76,8 @@ def test_a_request_without_a_host_header_is_not_a_browser_and_is_allowed() -> No
     assert OriginPolicy([], listen_host="127.0.0.1").allows(None, _request(None))
 
 
-def test_configured_origins_turn_the_host_check_off() -> None:
-    policy = OriginPolicy(["https://app.example"], ["chat.example"])
+def test_configured_origins_turn_the_default_host_check_off() -> None:
+    policy = OriginPolicy(["https://app.example"])
     assert policy.allows("https://app.example", _request("api.example"))
     assert OriginPolicy(["*"]).allows("https://anything.example", _request("evil.example"))
 
@@ -123,3 +123,10 @@ def test_a_preflight_allows_the_methods_and_echoes_the_requested_headers(
     headers = dict(OriginPolicy.preflight_headers(_request(**extra)))
     assert headers[b"access-control-allow-methods"] == b"GET, POST, OPTIONS"
     assert headers.get(b"access-control-allow-headers") == expected
+
+
+def test_allowed_hosts_are_enforced_even_when_cors_origins_are_set() -> None:
+    policy = OriginPolicy(["https://chat.example"], ["chat.example"], "0.0.0.0")
+
+    assert policy.allows(None, _request(host="chat.example"))
+    assert not policy.allows(None, _request(host="rebound.example"))
