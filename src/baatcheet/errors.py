@@ -4,7 +4,8 @@
 
     BaatcheetError
     ├── ProtocolError              a peer sent bytes that are not valid Engine.IO / Socket.IO
-    │   └── PayloadTooLargeError   a message or POST body is over max_payload_bytes
+    │   ├── PayloadTooLargeError   a message or POST body is over max_payload_bytes
+    │   └── ClusterMessageError    another node (or an emitter) published a malformed message
     ├── ConnectRejected            middleware refused a namespace connection (→ connect_error)
     ├── AckTimeoutError            the peer did not answer an acknowledgement in time
     ├── SocketClosedError          emit or join on a socket that is already disconnected
@@ -31,6 +32,7 @@ __all__ = [
     "AckTimeoutError",
     "AuthError",
     "BaatcheetError",
+    "ClusterMessageError",
     "ClusterUnavailableError",
     "ConfigurationError",
     "ConflictError",
@@ -62,6 +64,14 @@ class PayloadTooLargeError(ProtocolError):
         super().__init__(f"payload of {size} bytes exceeds max_payload_bytes={limit}")
         self.size = size
         self.limit = limit
+
+
+class ClusterMessageError(ProtocolError):
+    """A message read from the cluster broker is not one the adapter understands.
+
+    The adapter logs it and drops it; it never ends the listener. Usually a node of another
+    adapter flavour (sharded or streams) shares the Redis prefix, or a version mismatch.
+    """
 
 
 class ConnectRejected(BaatcheetError):  # noqa: N818 - it names the outcome a client sees

@@ -142,6 +142,13 @@ class AdapterHost(Protocol):
         ``reply`` is set when that node waits for an answer; call it once.
         """
 
+    def next_ack_id(self) -> int:
+        """A fresh acknowledgement id of this namespace.
+
+        A cluster adapter sends an acked broadcast from another node with its own id:
+        the sender's id means nothing here and could collide with a pending local ack.
+        """
+
 
 class Adapter(Protocol):
     """Rooms and fan-out for one namespace, on this node and, for a cluster, all of them."""

@@ -11,7 +11,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
 from baatcheet.adapters.adapter_memory import MemoryAdapter
+from baatcheet.adapters.adapter_redis import redis_adapter_factory
 from baatcheet.adapters.base import AdapterFactory
+from baatcheet.adapters.broker_redis import RedisBroker
 from baatcheet.engine.asgi_bridge import AsgiApp, Lifespan
 from baatcheet.engine.asgi_entry import AsgiEntry
 from baatcheet.engine.cors import OriginPolicy
@@ -39,7 +41,9 @@ class Server(BroadcastTargets):
         settings: Every option (port, timeouts, limits, CORS…).
         app: An ASGI application that answers every HTTP request outside the
             Socket.IO and plain-WebSocket paths (REST API, static files, metrics).
-        adapter_factory: Builds each namespace's adapter; the in-memory one by default.
+        adapter_factory: Builds each namespace's adapter. By default the Redis adapter
+            when ``settings.redis_url`` is set (one broker shared by every namespace,
+            connected in :meth:`start`), else the in-memory one.
         allow_request: Called with each handshake request; False refuses it (403).
     """
 
@@ -48,11 +52,19 @@ class Server(BroadcastTargets):
         settings: Settings | None = None,
         *,
         app: AsgiApp | None = None,
-        adapter_factory: AdapterFactory = MemoryAdapter,
+        adapter_factory: AdapterFactory | None = None,
         allow_request: AllowRequest | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self.app = app
+        self.broker: RedisBroker | None = None
+        """This server's link to the cluster, when the adapter is chosen from settings."""
+        if adapter_factory is None:
+            if self.settings.redis_url:
+                self.broker = RedisBroker.from_settings(self.settings)
+                adapter_factory = redis_adapter_factory(self.broker)
+            else:
+                adapter_factory = MemoryAdapter
         self._adapter_factory = adapter_factory
         self.namespaces: dict[str, Namespace] = {}
         self._dynamic: list[DynamicNamespace] = []
@@ -188,8 +200,14 @@ class Server(BroadcastTargets):
         return context
 
     async def start(self) -> None:
-        """Start the hosted app's lifespan, then listen."""
+        """Join the cluster (if any), start the hosted app's lifespan, then listen.
+
+        Raises:
+            ClusterUnavailableError: ``redis_url`` is set and Redis cannot be reached.
+        """
         settings = self.settings
+        if self.broker is not None:
+            await self.broker.connect()
         if self.app is not None:
             self._lifespan = Lifespan(self.app, self._app_state)
             await self._lifespan.startup()
@@ -256,6 +274,8 @@ class Server(BroadcastTargets):
                 await asyncio.wait_for(listener.wait_closed(), 1.0)
         for namespace in self._all_namespaces():
             await namespace.adapter.close()
+        if self.broker is not None:
+            await self.broker.close()
         if self._lifespan is not None:
             await self._lifespan.shutdown()
         self._stopped.set()

@@ -2,13 +2,17 @@
 
 Each node is an adapter with its own local sockets (recipients that record what they are
 sent). The in-memory adapter is a cluster of exactly one node; cluster adapters run the
-same tests with several, so every operation is checked across nodes as well.
+same tests with several, so every operation is checked across nodes as well. The Redis
+kind builds each node on its own broker (as separate processes would have) on the test
+session's real redis-server, under a channel prefix of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+import itertools
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +20,7 @@ import pytest
 
 from baatcheet._types import Room, SocketId
 from baatcheet.adapters.adapter_memory import MemoryAdapter
+from baatcheet.adapters.adapter_redis import redis_adapter_factory
 from baatcheet.adapters.base import (
     AckCollector,
     Adapter,
@@ -25,6 +30,7 @@ from baatcheet.adapters.base import (
     ServerSideReply,
     SocketSnapshot,
 )
+from baatcheet.adapters.broker_redis import RedisBroker
 from baatcheet.engine.frames import PreparedMessage
 from baatcheet.proto.socketio import Packet, PacketType
 
@@ -80,6 +86,10 @@ class Node:
     server_side: list[list[Any]] = field(default_factory=list)
     answer: Any = None
     adapter: Adapter = field(init=False)
+    _ack_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
+
+    def next_ack_id(self) -> int:
+        return next(self._ack_ids)
 
     def on_server_side_emit(self, args: list[Any], reply: ServerSideReply | None) -> None:
         self.server_side.append(args)
@@ -94,17 +104,44 @@ class Node:
 
 
 ClusterMaker = Callable[[int], Awaitable[list[Node]]]
+Closer = Callable[[], Awaitable[None]]
+NodeFactory = Callable[[pytest.FixtureRequest], Awaitable[tuple[AdapterFactory, Closer]]]
+"""Builds what one node needs (its adapter factory) and how to release it."""
 
 
 @dataclass
 class AdapterKind:
-    """How to build one kind of adapter, and how many nodes it can form."""
+    """How to build one node of a kind of adapter, and how many nodes the kind can form."""
 
-    factory: Callable[[], AdapterFactory]
+    open_node: NodeFactory
     max_nodes: int
 
 
-KINDS = {"memory": AdapterKind(lambda: MemoryAdapter, max_nodes=1)}
+async def _memory_node(request: pytest.FixtureRequest) -> tuple[AdapterFactory, Closer]:
+    del request
+
+    async def nothing() -> None:
+        return None
+
+    return MemoryAdapter, nothing
+
+
+_REDIS_PREFIXES: dict[str, str] = {}
+
+
+async def _redis_node(request: pytest.FixtureRequest) -> tuple[AdapterFactory, Closer]:
+    """A node with a broker of its own; the nodes of one test share a channel prefix."""
+    url = request.getfixturevalue("redis_url")
+    prefix = _REDIS_PREFIXES.setdefault(request.node.nodeid, f"contract-{secrets.token_hex(4)}")
+    broker = RedisBroker(url, prefix=prefix, requests_timeout=3.0)
+    await broker.connect()
+    return redis_adapter_factory(broker), broker.close
+
+
+KINDS = {
+    "memory": AdapterKind(_memory_node, max_nodes=1),
+    "redis": AdapterKind(_redis_node, max_nodes=3),
+}
 
 
 @pytest.fixture(params=sorted(KINDS))
@@ -112,12 +149,14 @@ async def cluster(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Cluster
     """``(make, max_nodes)``: ``await make(n)`` builds and initialises ``n`` nodes."""
     kind = KINDS[request.param]
     made: list[Node] = []
+    closers: list[Closer] = []
 
     async def make(count: int) -> list[Node]:
-        factory = kind.factory()
         nodes = []
         for index in range(count):
-            node = Node(f"node{index}")
+            factory, close = await kind.open_node(request)
+            closers.append(close)
+            node = Node(f"node{len(made) + index}")
             node.adapter = factory(NAMESPACE, node.sockets, node)
             await node.adapter.init()
             nodes.append(node)
@@ -127,6 +166,8 @@ async def cluster(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Cluster
     yield make, kind.max_nodes
     for node in made:
         await node.adapter.close()
+    for close in closers:
+        await close()
 
 
 def _event(*data: Any, ack_id: int | None = None) -> Packet:
@@ -270,9 +311,12 @@ async def test_an_acked_broadcast_reports_a_client_count_per_node_and_every_answ
         counts.append,
         answers.append,
     )
-    await _eventually(lambda: all(7 in socket.acks for socket in sockets))
+    # The sender's socket is asked with the sender's id; other nodes use ids of their own.
+    await _eventually(lambda: all(socket.acks for socket in sockets))
+    assert 7 in sockets[0].acks
     for socket in sockets:
-        socket.acks[7]([f"yes from {socket.id}"])
+        (collector,) = socket.acks.values()
+        collector([f"yes from {socket.id}"])
 
     await _eventually(lambda: len(answers) == len(sockets))
     assert counts == [1] * len(nodes)
