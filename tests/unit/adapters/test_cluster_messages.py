@@ -291,7 +291,9 @@ def test_the_acked_broadcast_request_is_msgpack_byte_for_byte() -> None:
 
 def test_emitter_requests_have_no_uid() -> None:
     join = decode_request(b'{"type":2,"opts":{"rooms":["a"],"except":[]},"rooms":["b"]}')
-    assert join == SocketsJoinRequest(None, BroadcastOptions(rooms=frozenset({Room("a")})), ("b",))
+    assert join == SocketsJoinRequest(
+        None, BroadcastOptions(rooms=frozenset({Room("a")})), (Room("b"),)
+    )
     leave = decode_request(b'{"type":3,"opts":{"rooms":[],"except":[]},"rooms":["b"]}')
     assert leave == SocketsLeaveRequest(None, BroadcastOptions(), (Room("b"),))
     kick = decode_request(b'{"type":4,"opts":{"rooms":["a"],"except":[]},"close":false}')
@@ -374,7 +376,8 @@ def test_the_observed_fetch_response_decodes_into_snapshots() -> None:
             ],
         }
     )
-    snapshot = SocketSnapshot(SocketId("dasX6W"), HANDSHAKE, frozenset({"dasX6W", "room1"}), {})
+    rooms = frozenset({Room("dasX6W"), Room("room1")})
+    snapshot = SocketSnapshot(SocketId("dasX6W"), HANDSHAKE, rooms, {})
     assert decode_response(wire) == FetchSocketsResponse("tDiwng", (snapshot,))
     assert encode_response(FetchSocketsResponse("tDiwng", (snapshot,))) == wire
 
