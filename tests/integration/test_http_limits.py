@@ -398,3 +398,27 @@ async def test_a_host_listed_in_allowed_hosts_connects_and_others_do_not(
         writer.write(_get("/socket.io/?EIO=4&transport=polling", f"{host}:{server.port}"))
         assert (await _response(reader))[0] == expected
         writer.close()
+
+
+async def test_requests_pipelined_behind_a_held_long_poll_are_not_read_without_bound(
+    running_server: ServerFactory,
+) -> None:
+    server: Server = await running_server(shutdown_grace_s=0.5)
+    reader, writer = await _open(server)
+    writer.write(_get("/socket.io/?EIO=4&transport=polling"))
+    status, body = await _response(reader)
+    assert status == 200
+    sid = orjson.loads(body[1:])["sid"]
+    writer.write(_get(f"/socket.io/?EIO=4&transport=polling&sid={sid}"))  # held
+    process = psutil.Process()  # the server runs in this process
+    read_before = process.io_counters().read_chars
+
+    chunk = _get("/elsewhere") * 2000  # about 80 KB of requests that must wait their turn
+    for _ in range(50):
+        writer.write(chunk)
+        await asyncio.sleep(0.001)  # the server shares this loop: let it read
+    await asyncio.sleep(0.2)
+
+    server_read = process.io_counters().read_chars - read_before
+    writer.transport.abort()
+    assert server_read <= 2 * _UVLOOP_READ, f"the server read {server_read:,} bytes"

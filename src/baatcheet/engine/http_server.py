@@ -48,6 +48,8 @@ __all__ = ["HttpConnection", "HttpLimits", "Router", "close_connections"]
 
 log = logging.getLogger(__name__)
 
+_MAX_PIPELINED: Final = 8
+"""Pipelined requests a connection may have waiting before it is read no further."""
 _TEXT: Final = [(b"content-type", b"text/plain; charset=UTF-8")]
 _NEVER: Final = float("inf")
 _HEADER_SEPARATORS: Final = len(b": \r\n")
@@ -266,11 +268,13 @@ class HttpConnection(asyncio.Protocol):
         "_parser",
         "_phase",
         "_queue",
+        "_reading_paused",
         "_responder",
         "_router",
         "_scheme",
         "_started",
         "_url_parts",
+        "_writing_paused",
         "deadline",
         "transport",
         "ws",
@@ -291,6 +295,8 @@ class HttpConnection(asyncio.Protocol):
         self._body_bytes = 0
         self._current: HttpRequest | None = None
         self._queue: list[HttpRequest] = []
+        self._reading_paused = False
+        self._writing_paused = False
         self._busy = False
         self._responder: _Responder | None = None
         self._phase = _Phase.IDLE
@@ -315,6 +321,17 @@ class HttpConnection(asyncio.Protocol):
         self._started = now
         self.deadline = now + min(limits.keep_alive_timeout_s, limits.headers_timeout_s)
         self._router.watch(self)
+
+    def pause_writing(self) -> None:
+        """The transport's write buffer is full: answer no more pipelined requests."""
+        if self.ws is None:
+            self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        """The write buffer drained: go on with the pipelined requests."""
+        if self._writing_paused:
+            self._writing_paused = False
+            self._next_request()
 
     def data_received(self, data: bytes) -> None:
         ws = self.ws
@@ -437,8 +454,14 @@ class HttpConnection(asyncio.Protocol):
         if self._body_bytes > self._router.max_body_bytes:
             request.method = "!TOO_LARGE"
         self._queue.append(request)
-        if not self._busy:
-            self._next_request()
+        self._next_request()
+        if len(self._queue) >= _MAX_PIPELINED and not self._reading_paused:
+            # Requests pipelined behind one still being answered (a held long-poll GET),
+            # or by a client that does not read its answers: read no more until they are
+            # answered, so neither the queue nor the write buffer grows without bound.
+            self._reading_paused = True
+            if self.transport is not None:
+                self.transport.pause_reading()
 
     # -- timeouts ------------------------------------------------------------------------
 
@@ -472,7 +495,11 @@ class HttpConnection(asyncio.Protocol):
     # -- dispatch ------------------------------------------------------------------------
 
     def _next_request(self) -> None:
-        while self._queue and not self._busy:
+        if self._reading_paused and len(self._queue) < _MAX_PIPELINED:
+            self._reading_paused = False
+            if self.transport is not None and not self.transport.is_closing():
+                self.transport.resume_reading()
+        while self._queue and not self._busy and not self._writing_paused:
             request = self._queue.pop(0)
             responder = _Responder(self, request.keep_alive)
             self._responder = responder
