@@ -8,6 +8,7 @@ them, so an option can never be documented in one place and forgotten in another
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -78,6 +79,14 @@ class Settings(BaseSettings):
             " for any port, 'name:port' for one. Empty allows localhost, the listening host"
             " and IP addresses, and checks nothing once cors_origins are set. Set it behind"
             " a proxy or under a real domain."
+        ),
+    )
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Proxies (IP addresses or CIDR networks; '*' for any) trusted to name the real"
+            " client in X-Forwarded-For and X-Forwarded-Proto: set it behind nginx or a load"
+            " balancer, or every user shares the proxy's address (and its sign-in limits)."
         ),
     )
     http_max_request_line_bytes: int = Field(
@@ -242,7 +251,22 @@ class Settings(BaseSettings):
         ),
     )
 
-    @field_validator("cors_origins", "allowed_hosts", mode="before")
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        """Refuse at start-up what would otherwise fail on the first request."""
+        for entry in value:
+            if entry != "*":
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"forwarded_allow_ips: {entry!r} is not an IP address, a CIDR network"
+                        " or '*'"
+                    ) from None
+        return value
+
+    @field_validator("cors_origins", "allowed_hosts", "forwarded_allow_ips", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
         """Accept ``a,b`` from the environment as well as a list."""

@@ -422,3 +422,31 @@ async def test_requests_pipelined_behind_a_held_long_poll_are_not_read_without_b
     server_read = process.io_counters().read_chars - read_before
     writer.transport.abort()
     assert server_read <= 2 * _UVLOOP_READ, f"the server read {server_read:,} bytes"
+
+
+@pytest.mark.parametrize(
+    ("trusted", "expected"), [(["127.0.0.1"], "203.0.113.9"), ([], "127.0.0.1")]
+)
+async def test_the_handshake_address_is_the_client_behind_a_trusted_proxy_only(
+    running_server: ServerFactory, trusted: list[str], expected: str
+) -> None:
+    server: Server = await running_server(forwarded_allow_ips=trusted)
+    addresses: asyncio.Queue[str | None] = asyncio.Queue()
+    server.on("connection", lambda socket: addresses.put_nowait(socket.handshake.address))
+    reader, writer = await _open(server)
+    writer.write(
+        _get("/socket.io/?EIO=4&transport=polling", "127.0.0.1", "X-Forwarded-For: 203.0.113.9")
+    )
+    status, body = await _response(reader)
+    sid = orjson.loads(body[1:])["sid"]
+    connect = b"40"
+    writer.write(
+        f"POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"X-Forwarded-For: 203.0.113.9\r\nContent-Length: {len(connect)}\r\n\r\n".encode()
+        + connect
+    )
+    await _response(reader)
+    writer.close()
+
+    assert status == 200
+    assert await asyncio.wait_for(addresses.get(), 5) == expected

@@ -39,6 +39,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request
 
 from baatcheet.engine.asgi_bridge import AsgiApp, run_asgi_request
+from baatcheet.engine.forwarded import ProxyTrust
 from baatcheet.engine.http import HttpRequest, status_line
 from baatcheet.engine.server import EngineServer, Upgrader
 from baatcheet.engine.websocket import WebSocketConnection
@@ -142,6 +143,7 @@ class Router:
         max_body_bytes: int,
         *,
         limits: HttpLimits,
+        proxies: ProxyTrust | None = None,
     ) -> None:
         self.engine = engine
         self.engine_paths = frozenset({engine_path.rstrip("/") + "/", engine_path.rstrip("/")})
@@ -149,6 +151,8 @@ class Router:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.limits = limits
+        self.proxies = proxies or ProxyTrust(())
+        """Proxies trusted to name the real client (``forwarded_allow_ips``)."""
         self.head_bytes = limits.head_bytes
         self.app_state: dict[str, object] = {}
         self.tasks: set[asyncio.Task[None]] = set()
@@ -448,6 +452,14 @@ class HttpConnection(asyncio.Protocol):
             body=b"".join(self._body),
             keep_alive=bool(self._parser.should_keep_alive()),
         )
+        proxies = self._router.proxies
+        if proxies.enabled:
+            request.client, request.scheme = proxies.resolve(
+                request.client,
+                request.header(b"x-forwarded-for"),
+                request.header(b"x-forwarded-proto"),
+                request.scheme,
+            )
         if self._parser.should_upgrade():
             self._current = request
             return

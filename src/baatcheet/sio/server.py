@@ -17,6 +17,7 @@ from baatcheet.adapters.broker_redis import RedisBroker
 from baatcheet.engine.asgi_bridge import AsgiApp, Lifespan
 from baatcheet.engine.asgi_entry import AsgiEntry
 from baatcheet.engine.cors import OriginPolicy
+from baatcheet.engine.forwarded import ProxyTrust
 from baatcheet.engine.http_server import HttpConnection, HttpLimits, Router, close_connections
 from baatcheet.engine.raw_websocket import RawWebSocketEndpoint
 from baatcheet.engine.server import AllowRequest, EngineServer
@@ -221,6 +222,7 @@ class Server(BroadcastTargets):
             app=self.app,
             max_body_bytes=max(settings.max_payload_bytes, 1_000_000),
             limits=HttpLimits.from_settings(settings),
+            proxies=ProxyTrust(settings.forwarded_allow_ips),
         )
         router.app_state = self._app_state
         self._router = router
