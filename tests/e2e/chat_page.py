@@ -35,12 +35,22 @@ class ChatPage:
         expect(self.page.get_by_test_id("room-title")).to_contain_text(name)
 
     def open_room(self, name: str) -> None:
-        """Pick a room in the sidebar and wait for it to be shown."""
-        self.room_item(name).click()
+        """Pick a room in the sidebar — one of mine, or a public one from the directory,
+        which joins it — and wait for it to be shown."""
+        self.room_item(name).or_(self.directory_item(name)).first.click()
         expect(self.page.get_by_test_id("room-title")).to_contain_text(name)
 
     def room_item(self, name: str) -> Locator:
+        """A room of mine in the sidebar."""
         return self.page.locator(f'[data-testid="room-item"][data-room-name="{name}"]')
+
+    def directory_item(self, name: str) -> Locator:
+        """A public room I have not joined, in the sidebar's directory."""
+        return self.page.locator(f'[data-testid="directory-item"][data-room-name="{name}"]')
+
+    def search_rooms(self, text: str) -> None:
+        """Type into the directory's search box."""
+        self.page.get_by_test_id("room-search").fill(text)
 
     def type(self, text: str) -> None:
         """Type into the composer key by key, as a person would (this fires typing events)."""

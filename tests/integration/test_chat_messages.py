@@ -102,17 +102,17 @@ async def test_invalid_messages_get_a_precise_error_and_nothing_is_broadcast(
     assert (await srv.chat.store.history(room_id, None, 10)).messages == ()
 
 
-async def test_posting_to_a_room_one_is_not_in_is_forbidden_and_unknown_rooms_not_found(
+async def test_posting_to_a_private_room_one_is_not_in_is_not_found_like_an_unknown_room(
     srv: ChatServer, js: JsDriver
 ) -> None:
     room_id, _, (_, bob) = await _team(srv, js)
     outsider = await srv.connect(js, await srv.user("eve"))
     [ack] = await outsider.emit_with_ack("message:send", _send(room_id, "let me in", "c1"))
-    assert ack["error"]["code"] == "forbidden"
+    assert ack["error"]["code"] == "not_found"
     [ack] = await outsider.emit_with_ack("message:send", _send(999_999, "hello?", "c2"))
     assert ack["error"]["code"] == "not_found"
     [ack] = await outsider.emit_with_ack("history:fetch", {"roomId": room_id})
-    assert ack["error"]["code"] == "forbidden"
+    assert ack["error"]["code"] == "not_found"
     await bob.assert_silent("event", name="message:new", within=0.3)
 
 

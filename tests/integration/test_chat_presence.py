@@ -84,11 +84,13 @@ async def test_typing_stop_clears_the_indicator_at_once(srv: ChatServer, js: JsD
     assert stopped["typing"] is False
 
 
-async def test_typing_in_someone_elses_room_is_forbidden(srv: ChatServer, js: JsDriver) -> None:
+async def test_typing_in_someone_elses_private_room_is_not_found(
+    srv: ChatServer, js: JsDriver
+) -> None:
     room_id, _, _ = await _pair(srv)
     eve = await srv.connect(js, await srv.user("eve"))
     [ack] = await eve.emit_with_ack("typing:start", {"roomId": room_id})
-    assert ack["error"]["code"] == "forbidden"
+    assert ack["error"]["code"] == "not_found"
 
 
 async def test_the_sender_sees_sent_then_delivered_then_read(srv: ChatServer, js: JsDriver) -> None:
@@ -134,7 +136,7 @@ async def test_presence_of_a_public_room_is_visible_before_joining_but_not_of_a_
     [listed] = await eve.emit_with_ack("presence:list", {"roomId": public.id})
     assert listed["users"] == [_user(alice_s)]
     [refused] = await eve.emit_with_ack("presence:list", {"roomId": room_id})
-    assert refused["error"]["code"] == "forbidden"
+    assert refused["error"]["code"] == "not_found"
 
 
 async def test_receipts_are_stored_so_a_reloaded_sender_still_sees_read(

@@ -14,6 +14,12 @@ export interface Room {
   members?: User[];
 }
 
+/** One page of `rooms:list` (or `GET /api/rooms`); pass `nextCursor` back for the next. */
+export interface RoomPage {
+  rooms: Room[];
+  nextCursor: string | null;
+}
+
 export interface Message {
   id: number;
   roomId: number;

@@ -5,8 +5,9 @@ handler answers its ack with ``{"ok": true, ...}`` or, through ``EventError``, w
 ``{"ok": false, "error": {code, message}}`` to that client only.
 
 Ordering: the sio layer starts handler tasks in packet order. ``message:send`` takes its
-place in the commit order before its first ``await`` when the socket is already in the
-room (the common case), and otherwise under a per-socket lock, so one client's messages
+place in the commit order before its first ``await`` when the socket is already in a
+group room (the common case), and otherwise — a room it is not in yet, or a direct room,
+where a block must be checked first — under a per-socket lock, so one client's messages
 are stored and broadcast in the order it sent them.
 """
 
@@ -22,13 +23,14 @@ from typing import Any
 from baatcheet._types import SocketId
 from baatcheet.chat.codes import ErrorCode, refuse
 from baatcheet.chat.payloads import (
-    DmOpen,
     HistoryFetch,
     MessageSend,
     Receipt,
     RefreshSocket,
     RoomCreate,
     RoomRef,
+    RoomsList,
+    UserRef,
     parse,
 )
 from baatcheet.chat.receipts import ReceiptState
@@ -39,6 +41,7 @@ from baatcheet.errors import (
     AuthError,
     ConflictError,
     ConnectRejected,
+    RateLimitedError,
     StoreError,
     TokenExpiredError,
 )
@@ -70,6 +73,8 @@ class _Session:
     user: User
     expires_at_ms: int
     rooms: set[int] = field(default_factory=set)
+    direct: set[int] = field(default_factory=set)
+    """The direct rooms among ``rooms``: posting there checks blocks first."""
     expiry: asyncio.TimerHandle | None = None
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -93,6 +98,8 @@ class _ChatNamespace:
             "room:join": self._room_join,
             "room:leave": self._room_leave,
             "dm:open": self._dm_open,
+            "user:block": self._user_block,
+            "user:unblock": self._user_unblock,
             "message:send": self._message_send,
             "history:fetch": self._history_fetch,
             "typing:start": self._typing_start,
@@ -115,7 +122,7 @@ class _ChatNamespace:
         except AuthError:
             raise ConnectRejected("invalid token", {"code": "invalid_token"}) from None
         try:
-            room_ids = await self._chat.store.member_room_ids(claims.user.id)
+            kinds = await self._chat.store.member_room_kinds(claims.user.id)
         except StoreError:
             log.warning("refusing %s on /chat: the database is unavailable", claims.user.username)
             raise ConnectRejected(
@@ -124,7 +131,7 @@ class _ChatNamespace:
         # socket.data may be copied to other nodes, so it holds plain JSON only.
         socket.data["user"] = user_json(claims.user)
         socket.data["expiresAt"] = claims.expires_at_ms
-        socket.data["roomIds"] = room_ids
+        socket.data["rooms"] = [[room_id, kind.value] for room_id, kind in kinds.items()]
 
     def connected(self, socket: Socket) -> None:
         """Connection handler: register events first (synchronously), then enter rooms."""
@@ -135,8 +142,8 @@ class _ChatNamespace:
         socket.on("disconnect", lambda _reason: self._disconnected(session))
         self._by_user.setdefault(user.id, {})[socket.id] = session
         socket.join(_user_key(user.id))
-        for room_id in socket.data.pop("roomIds", []):
-            self._enter(session, room_id)
+        for room_id, kind in socket.data.pop("rooms", []):
+            self._enter(session, room_id, RoomKind(kind))
         self._schedule_expiry(session)
 
     def _disconnected(self, session: _Session) -> None:
@@ -165,11 +172,13 @@ class _ChatNamespace:
     def _sessions_of(self, user_id: int) -> list[_Session]:
         return list(self._by_user.get(user_id, {}).values())
 
-    def _enter(self, session: _Session, room_id: int) -> None:
+    def _enter(self, session: _Session, room_id: int, kind: RoomKind) -> None:
         """Put the socket in the room's broadcast group; announce the user if new here."""
         if room_id in session.rooms:
             return
         session.rooms.add(room_id)
+        if kind is RoomKind.DIRECT:
+            session.direct.add(room_id)
         session.socket.join(_room_key(room_id))
         if self._chat.presence.enter(room_id, session.user):
             session.socket.to(_room_key(room_id)).emit(
@@ -181,6 +190,7 @@ class _ChatNamespace:
         if room_id not in session.rooms:
             return
         session.rooms.discard(room_id)
+        session.direct.discard(room_id)
         if session.socket.connected:
             session.socket.leave(_room_key(room_id))
         if self._chat.presence.exit(room_id, session.user):
@@ -197,15 +207,22 @@ class _ChatNamespace:
     async def _require_member(self, session: _Session, room_id: int) -> None:
         """Fast path: the socket is in the room; else ask the store (precise refusal)."""
         if room_id not in session.rooms:
-            await self._chat.rooms.require_member(session.user, room_id)
-            self._enter(session, room_id)
+            room = await self._chat.rooms.require_member(session.user, room_id)
+            self._enter(session, room.id, room.kind)
+
+    async def _require_writable(self, session: _Session, room_id: int) -> None:
+        """Membership, and for a direct room no block between its two users (asked of the
+        store every time, so a block set on another node counts at once)."""
+        await self._require_member(session, room_id)
+        if room_id in session.direct:
+            await self._chat.rooms.require_unblocked(session.user, room_id)
 
     def _room_created(self, room: Room, actor: User) -> None:
         """Put the members' local sockets in a new room and tell the others it exists."""
         members = list(room.members or ())
         for member in members:
             for session in self._sessions_of(member.id):
-                self._enter(session, room.id)
+                self._enter(session, room.id, room.kind)
         others = [_user_key(member.id) for member in members if member.id != actor.id]
         if others:
             self._nsp.to(others).emit("room:updated", room_json(room))
@@ -220,6 +237,8 @@ class _ChatNamespace:
                 answer = await method(session, payload)
             except ConflictError as exc:
                 raise refuse(ErrorCode.INVALID, str(exc)) from None
+            except RateLimitedError as exc:
+                raise refuse(ErrorCode.RATE_LIMITED, exc.message) from None
             except StoreError as exc:
                 log.warning("%s from %s failed: %s", event, session.user.username, exc)
                 raise refuse(
@@ -232,9 +251,10 @@ class _ChatNamespace:
 
     # -- events --------------------------------------------------------------------------
 
-    async def _rooms_list(self, session: _Session, _payload: Any) -> _Answer:
-        rooms = await self._chat.rooms.visible_to(session.user)
-        return {"rooms": [room_json(room) for room in rooms]}
+    async def _rooms_list(self, session: _Session, payload: Any) -> _Answer:
+        request = parse(RoomsList, payload)
+        rooms, cursor = await self._chat.rooms.listing(session.user, request)
+        return {"rooms": [room_json(room) for room in rooms], "nextCursor": cursor}
 
     async def _room_create(self, session: _Session, payload: Any) -> _Answer:
         request = parse(RoomCreate, payload)
@@ -247,7 +267,7 @@ class _ChatNamespace:
         request = parse(RoomRef, payload)
         room = await self._chat.rooms.join(session.user, request.roomId)
         for own in self._sessions_of(session.user.id):
-            self._enter(own, room.id)
+            self._enter(own, room.id, room.kind)
         return {"room": room_json(room)}
 
     async def _room_leave(self, session: _Session, payload: Any) -> _Answer:
@@ -258,22 +278,37 @@ class _ChatNamespace:
         return {}
 
     async def _dm_open(self, session: _Session, payload: Any) -> _Answer:
-        request = parse(DmOpen, payload)
-        room, _peer, _created = await self._chat.rooms.open_direct(session.user, request.username)
+        request = parse(UserRef, payload)
+        room = await self._chat.rooms.open_direct(session.user, request.username)
         for own in self._sessions_of(session.user.id):
-            self._enter(own, room.id)
+            self._enter(own, room.id, room.kind)
         return {"room": room_json(room)}
+
+    async def _user_block(self, session: _Session, payload: Any) -> _Answer:
+        request = parse(UserRef, payload)
+        blocked = await self._chat.rooms.block(session.user, request.username)
+        return {"user": user_json(blocked)}
+
+    async def _user_unblock(self, session: _Session, payload: Any) -> _Answer:
+        request = parse(UserRef, payload)
+        unblocked = await self._chat.rooms.unblock(session.user, request.username)
+        return {"user": user_json(unblocked)}
 
     async def _message_send(self, session: _Session, payload: Any) -> _Answer:
         request = parse(MessageSend, payload)
         self._chat.messages.validate(request)
         new = NewMessage(request.roomId, session.user, request.body, request.clientId)
         pending: Awaitable[Appended]
-        if request.roomId in session.rooms and not session.send_lock.locked():
+        room_id = request.roomId
+        if (
+            room_id in session.rooms
+            and room_id not in session.direct
+            and not session.send_lock.locked()
+        ):
             pending = self._chat.store.append_message(new)
         else:
             async with session.send_lock:
-                await self._require_member(session, request.roomId)
+                await self._require_writable(session, room_id)
                 pending = self._chat.store.append_message(new)
         appended = await pending
         # Every sender of this commit batch resumes in this loop turn: one write per
@@ -293,7 +328,7 @@ class _ChatNamespace:
 
     async def _typing_start(self, session: _Session, payload: Any) -> _Answer:
         request = parse(RoomRef, payload)
-        await self._require_member(session, request.roomId)
+        await self._require_writable(session, request.roomId)
         self._typing.start(request.roomId, session.user)
         return {}
 

@@ -2,10 +2,18 @@
 
 Fields use the wire's camelCase names. Models are strict (a string is not an int) and
 ignore unknown keys so older servers accept newer clients.
+
+Every string is cleaned before validation (:func:`clean_text`): a lone UTF-16 surrogate
+(JavaScript strings may hold one, and the Socket.IO decoder keeps it as Node's
+``JSON.parse`` does) and the NUL character (which PostgreSQL cannot store in text) become
+U+FFFD. Nothing past this boundary sees either, so no database driver or JSON encoder can
+trip over a message body, a room name or a client id — and since messages are written in
+batches, one such body would otherwise fail everyone else's messages of its batch too.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -14,7 +22,6 @@ from baatcheet.chat.codes import ErrorCode, refuse
 
 __all__ = [
     "Credentials",
-    "DmOpen",
     "HistoryFetch",
     "MessageSend",
     "Receipt",
@@ -22,6 +29,9 @@ __all__ = [
     "RefreshToken",
     "RoomCreate",
     "RoomRef",
+    "RoomsList",
+    "UserRef",
+    "clean_text",
     "parse",
 ]
 
@@ -66,10 +76,23 @@ class RoomRef(_Payload):
     roomId: Id  # noqa: N815
 
 
-class DmOpen(_Payload):
-    """``dm:open``."""
+class UserRef(_Payload):
+    """``dm:open``, ``user:block``, ``user:unblock``."""
 
     username: Username
+
+
+class RoomsList(_Payload):
+    """``rooms:list`` and ``GET /api/rooms``: one page of my rooms or of the public ones.
+
+    ``cursor`` continues the listing that returned it (same ``scope`` and ``query``);
+    ``limit`` above ``Settings.rooms_page_size`` is lowered to it.
+    """
+
+    scope: Literal["joined", "public"] = "joined"
+    query: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] = ""
+    cursor: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
+    limit: Annotated[int, Field(strict=True, ge=1, le=500)] | None = None
 
 
 class MessageSend(_Payload):
@@ -97,18 +120,47 @@ class Receipt(_Payload):
 
 M = TypeVar("M", bound=_Payload)
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` with each lone UTF-16 surrogate and each NUL replaced by U+FFFD.
+
+    A high and a low surrogate side by side (two ``\\u`` escapes) are one character
+    cut in two; they become that character again.
+    """
+    if text.isascii():  # O(1) in CPython, and most text is ASCII
+        if "\x00" not in text:
+            return text
+    elif _UNSTORABLE.search(text) is None:
+        return text
+    text = text.replace("\x00", "\ufffd")
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def _cleaned(value: Any) -> Any:
+    """``value`` with :func:`clean_text` applied to every string in it (keys too)."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {_cleaned(key): _cleaned(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_cleaned(item) for item in value]
+    return value
+
 
 def parse(model: type[M], payload: Any) -> M:
     """Validate ``payload`` against ``model``, or raise ``EventError(invalid)``.
 
-    The error message names the first offending field so a client can fix it.
+    Strings are cleaned first (see the module docstring). The error
+    message names the first offending field so a client can fix it.
     """
     if payload is None:
         payload = {}
     if not isinstance(payload, dict):
         raise refuse(ErrorCode.INVALID, f"payload must be an object, not {type(payload).__name__}")
     try:
-        return model.model_validate(payload)
+        return model.model_validate(_cleaned(payload))
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "payload"

@@ -44,7 +44,7 @@ class ChatService:
     @classmethod
     async def build(cls, settings: Settings, store: Store) -> ChatService:
         """Build the services on an open store (which :meth:`close` will close)."""
-        rooms = Rooms(store)
+        rooms = Rooms(store, settings)
         return cls(
             settings=settings,
             store=store,

@@ -17,7 +17,7 @@ Contracts common to every method:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -33,7 +33,9 @@ __all__ = [
     "RefreshOutcome",
     "RefreshRotation",
     "Room",
+    "RoomKey",
     "RoomKind",
+    "RoomPage",
     "Store",
     "User",
 ]
@@ -74,6 +76,27 @@ class Room:
     name: str
     kind: RoomKind
     members: tuple[User, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoomKey:
+    """A room's place in every room listing, for keyset pagination.
+
+    Listings are ordered by the room's name folded to lower case (Unicode case folding),
+    then by id; a page that continues after a key holds only rooms that sort after it,
+    so rooms created or renamed meanwhile never shift a later page.
+    """
+
+    name_key: str
+    room_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class RoomPage:
+    """One page of a room listing and where the next one starts (``None``: no more)."""
+
+    rooms: tuple[Room, ...]
+    next: RoomKey | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,11 +266,43 @@ class Store(Protocol):
     async def remove_member(self, room_id: int, user_id: int) -> None:
         """Remove the membership; no-op if there was none."""
 
-    async def rooms_for(self, user_id: int) -> list[Room]:
-        """Rooms the user is a member of plus every public room, ordered by id."""
+    async def joined_rooms(
+        self, user_id: int, prefix: str, after: RoomKey | None, limit: int
+    ) -> RoomPage:
+        """Up to ``limit`` rooms the user is a member of, in :class:`RoomKey` order.
 
-    async def member_room_ids(self, user_id: int) -> list[int]:
-        """Ids of the rooms the user is a member of."""
+        Only rooms whose name starts with ``prefix`` (case-insensitively; ``""`` for all)
+        and that sort after ``after`` are listed. Direct rooms carry their two members;
+        public and private rooms carry none, so a page's size stays bounded.
+        """
+
+    async def public_rooms(self, prefix: str, after: RoomKey | None, limit: int) -> RoomPage:
+        """Up to ``limit`` public rooms, like :meth:`joined_rooms` but over every public
+        room. Cost: one range scan of an index on (kind, name key, id), so a page costs
+        the same however many rooms there are."""
+
+    async def member_room_kinds(self, user_id: int) -> dict[int, RoomKind]:
+        """The rooms the user is a member of, by id, with their kinds."""
+
+    # Blocks ----------------------------------------------------------------------------
+
+    async def block_user(self, blocker_id: int, blocked_id: int) -> None:
+        """Record that ``blocker_id`` blocks ``blocked_id``; no-op if already recorded.
+
+        Raises ``ConflictError`` if either user does not exist.
+        """
+
+    async def unblock_user(self, blocker_id: int, blocked_id: int) -> None:
+        """Forget that block; no-op if there was none."""
+
+    async def find_blocks(
+        self, blocker_ids: Collection[int], blocked_ids: Collection[int]
+    ) -> set[tuple[int, int]]:
+        """The recorded blocks ``(blocker, blocked)`` with the blocker among
+        ``blocker_ids`` and the blocked user among ``blocked_ids``."""
+
+    async def blocked_in_room(self, room_id: int, user_id: int) -> bool:
+        """Whether the user blocks, or is blocked by, another member of the room."""
 
     # Messages --------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
 
 __all__ = [
     "ID",
+    "NAME_KEY",
     "memberships",
     "messages",
     "meta",
@@ -25,11 +26,17 @@ __all__ = [
     "refresh_families",
     "refresh_tokens",
     "rooms",
+    "user_blocks",
     "users",
 ]
 
 ID = BigInteger().with_variant(Integer(), "sqlite")
 """64-bit ids; on SQLite an INTEGER PRIMARY KEY so the id is the rowid."""
+
+NAME_KEY = String(300).with_variant(String(300, collation="C"), "postgresql")
+"""A case-folded room name (folding can triple its length). Compared code point by code
+point on both databases (SQLite's default, PostgreSQL's "C" collation), so a prefix is one
+contiguous index range whatever the server's locale."""
 
 metadata = MetaData()
 
@@ -50,6 +57,10 @@ rooms = Table(
     Column("kind", String(10), nullable=False),
     Column("direct_key", String(50), nullable=True, unique=True),
     Column("created_at", BigInteger, nullable=False),
+    # The name case-folded, the order of every room listing and what a search matches by
+    # prefix; set on insert ('' only while migration 0004 fills it in).
+    Column("name_key", NAME_KEY, nullable=False, server_default=text("''")),
+    Index("ix_rooms_kind_name_key_id", "kind", "name_key", "id"),
 )
 
 memberships = Table(
@@ -63,6 +74,18 @@ memberships = Table(
     Column("delivered_up_to", BigInteger, nullable=False, server_default=text("0")),
     Column("read_up_to", BigInteger, nullable=False, server_default=text("0")),
     Index("ix_memberships_user_id", "user_id"),
+)
+
+# One row per (blocker, blocked): the blocked user cannot open a direct room with the
+# blocker, add them to a room, or write in their direct room. Looked up both ways: by
+# primary key from the blocker, by the index from the blocked user.
+user_blocks = Table(
+    "user_blocks",
+    metadata,
+    Column("blocker_id", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("blocked_id", ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_user_blocks_blocked_id", "blocked_id"),
 )
 
 messages = Table(

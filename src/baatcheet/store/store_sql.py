@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
     Row,
+    Select,
     and_,
     bindparam,
     case,
@@ -43,10 +44,13 @@ from baatcheet.store.base import (
     RefreshOutcome,
     RefreshRotation,
     Room,
+    RoomKey,
     RoomKind,
+    RoomPage,
     User,
 )
 from baatcheet.store.group_commit import GroupCommitter
+from baatcheet.store.room_listing import joined_page, name_key, public_page
 from baatcheet.store.schema import (
     memberships,
     messages,
@@ -54,6 +58,7 @@ from baatcheet.store.schema import (
     refresh_families,
     refresh_tokens,
     rooms,
+    user_blocks,
     users,
 )
 
@@ -331,7 +336,13 @@ class SqlStore:
         created = now_ms()
         room_id = await conn.scalar(
             insert(rooms)
-            .values(name=name, kind=kind.value, direct_key=direct_key, created_at=created)
+            .values(
+                name=name,
+                name_key=name_key(name),
+                kind=kind.value,
+                direct_key=direct_key,
+                created_at=created,
+            )
             .returning(rooms.c.id)
         )
         if member_ids:
@@ -441,38 +452,103 @@ class SqlStore:
                 )
             )
 
-    async def rooms_for(self, user_id: int) -> list[Room]:
-        """Public rooms plus the user's rooms; private and direct ones carry members."""
-        mine = select(memberships.c.room_id).where(memberships.c.user_id == user_id)
-        async with self._reading() as conn:
-            rows = (
-                await conn.execute(
-                    select(rooms.c.id, rooms.c.name, rooms.c.kind)
-                    .where(or_(rooms.c.kind == RoomKind.PUBLIC.value, rooms.c.id.in_(mine)))
-                    .order_by(rooms.c.id)
-                )
-            ).all()
-            closed = [row.id for row in rows if row.kind != RoomKind.PUBLIC.value]
-            members = await self._members(conn, closed)
-        return [
-            Room(
-                row.id,
-                row.name,
-                RoomKind(row.kind),
-                tuple(members[row.id]) if row.id in members else None,
-            )
-            for row in rows
-        ]
+    async def joined_rooms(
+        self, user_id: int, prefix: str, after: RoomKey | None, limit: int
+    ) -> RoomPage:
+        """See :mod:`baatcheet.store.room_listing`."""
+        return await self._room_page(joined_page(user_id, prefix, after, limit), limit)
 
-    async def member_room_ids(self, user_id: int) -> list[int]:
-        """Room ids from the ``memberships`` index on ``user_id``."""
+    async def public_rooms(self, prefix: str, after: RoomKey | None, limit: int) -> RoomPage:
+        """See :mod:`baatcheet.store.room_listing`."""
+        return await self._room_page(public_page(prefix, after, limit), limit)
+
+    async def _room_page(self, query: Select[Any], limit: int) -> RoomPage:
+        """Run a listing that asked for ``limit + 1`` rows; direct rooms get their members."""
         async with self._reading() as conn:
-            result = await conn.scalars(
-                select(memberships.c.room_id)
+            rows = (await conn.execute(query)).all()
+            shown = rows[:limit]
+            direct = [row.id for row in shown if row.kind == RoomKind.DIRECT.value]
+            members = await self._members(conn, direct)
+        last = shown[-1] if len(rows) > limit else None
+        return RoomPage(
+            tuple(
+                Room(
+                    row.id,
+                    row.name,
+                    RoomKind(row.kind),
+                    tuple(members[row.id]) if row.id in members else None,
+                )
+                for row in shown
+            ),
+            None if last is None else RoomKey(last.name_key, last.id),
+        )
+
+    async def member_room_kinds(self, user_id: int) -> dict[int, RoomKind]:
+        """The user's memberships (``ix_memberships_user_id``) joined to their rooms."""
+        async with self._reading() as conn:
+            result = await conn.execute(
+                select(memberships.c.room_id, rooms.c.kind)
+                .join(rooms, rooms.c.id == memberships.c.room_id)
                 .where(memberships.c.user_id == user_id)
-                .order_by(memberships.c.room_id)
             )
-            return [int(room_id) for room_id in result]
+            return {int(row.room_id): RoomKind(row.kind) for row in result}
+
+    # Blocks ----------------------------------------------------------------------------
+
+    async def block_user(self, blocker_id: int, blocked_id: int) -> None:
+        """Insert the pair unless present; a concurrent duplicate is ignored."""
+        if await self.find_blocks([blocker_id], [blocked_id]):
+            return
+        try:
+            async with self._writing() as conn:
+                await conn.execute(
+                    insert(user_blocks).values(
+                        blocker_id=blocker_id, blocked_id=blocked_id, created_at=now_ms()
+                    )
+                )
+        except IntegrityError:
+            if not await self.find_blocks([blocker_id], [blocked_id]):
+                raise ConflictError(f"user {blocker_id} or {blocked_id} does not exist") from None
+
+    async def unblock_user(self, blocker_id: int, blocked_id: int) -> None:
+        """Delete the pair's row if present."""
+        async with self._writing() as conn:
+            await conn.execute(
+                delete(user_blocks).where(
+                    user_blocks.c.blocker_id == blocker_id, user_blocks.c.blocked_id == blocked_id
+                )
+            )
+
+    async def find_blocks(
+        self, blocker_ids: Collection[int], blocked_ids: Collection[int]
+    ) -> set[tuple[int, int]]:
+        """Primary-key lookups on ``user_blocks``."""
+        if not blocker_ids or not blocked_ids:
+            return set()
+        async with self._reading() as conn:
+            result = await conn.execute(
+                select(user_blocks.c.blocker_id, user_blocks.c.blocked_id).where(
+                    user_blocks.c.blocker_id.in_(list(blocker_ids)),
+                    user_blocks.c.blocked_id.in_(list(blocked_ids)),
+                )
+            )
+            return {(int(row.blocker_id), int(row.blocked_id)) for row in result}
+
+    async def blocked_in_room(self, room_id: int, user_id: int) -> bool:
+        """The room's other members (primary key) against ``user_blocks``, both ways."""
+        other = memberships.c.user_id
+        either_way = or_(
+            and_(user_blocks.c.blocker_id == other, user_blocks.c.blocked_id == user_id),
+            and_(user_blocks.c.blocker_id == user_id, user_blocks.c.blocked_id == other),
+        )
+        async with self._reading() as conn:
+            found = await conn.scalar(
+                select(memberships.c.room_id)
+                .join(user_blocks, either_way)
+                .where(memberships.c.room_id == room_id, other != user_id)
+                .limit(1)
+            )
+        return found is not None
 
     # Messages --------------------------------------------------------------------------
 

@@ -25,7 +25,14 @@ from starlette.routing import BaseRoute, Route
 
 from baatcheet.chat.accounts import Session
 from baatcheet.chat.codes import ErrorCode, refuse
-from baatcheet.chat.payloads import Credentials, HistoryFetch, RefreshToken, RoomCreate, parse
+from baatcheet.chat.payloads import (
+    Credentials,
+    HistoryFetch,
+    RefreshToken,
+    RoomCreate,
+    RoomsList,
+    parse,
+)
 from baatcheet.chat.service import ChatService
 from baatcheet.chat.shapes import history_json, room_json, user_json
 from baatcheet.errors import (
@@ -49,6 +56,7 @@ _STATUS: dict[str, int] = {
     ErrorCode.TOO_LONG: 422,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.FORBIDDEN: 403,
+    ErrorCode.RATE_LIMITED: 429,
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.INVALID_TOKEN: 401,
     ErrorCode.TOKEN_EXPIRED: 401,
@@ -185,8 +193,15 @@ def api_routes(chat: ChatService) -> list[BaseRoute]:
         return _json({"user": user_json(user)})
 
     async def list_rooms(request: Request) -> Response:
-        rooms = await chat.rooms.visible_to(bearer(request))
-        return _json({"rooms": [room_json(room) for room in rooms]})
+        user = bearer(request)
+        query: dict[str, Any] = {}
+        for name in ("scope", "query", "cursor"):
+            if name in request.query_params:
+                query[name] = request.query_params[name]
+        if limit := request.query_params.get("limit"):
+            query["limit"] = _query_int(limit, "limit")
+        rooms, cursor = await chat.rooms.listing(user, parse(RoomsList, query))
+        return _json({"rooms": [room_json(room) for room in rooms], "nextCursor": cursor})
 
     async def create_room(request: Request) -> Response:
         user = bearer(request)

@@ -140,3 +140,41 @@ def _downgrade(connection: Connection, revision: str) -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     command.downgrade(config, revision)
+
+
+async def test_rooms_from_before_0004_are_listed_and_searched_by_their_folded_name(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}"
+    engine = create_async_engine(url)
+    await upgrade(engine, "0003")
+    async with engine.begin() as connection:
+        for statement in (
+            "INSERT INTO users VALUES (1, 'alice', 'h', 0)",
+            "INSERT INTO rooms VALUES (1, 'Zebra', 'public', NULL, 0),"
+            " (2, 'ÉCOLE', 'public', NULL, 0), (3, 'apple', 'public', NULL, 0),"
+            " (4, 'Secret', 'private', NULL, 0)",
+            "INSERT INTO memberships (room_id, user_id, joined_at) VALUES (4, 1, 0)",
+        ):
+            await connection.execute(text(statement))
+    await engine.dispose()
+
+    store = await open_store(Settings(database_url=url))
+    try:
+        listed = await store.public_rooms("", None, 10)
+        assert [room.name for room in listed.rooms] == ["apple", "Zebra", "ÉCOLE"]
+        assert [room.id for room in (await store.public_rooms("éco", None, 10)).rooms] == [2]
+        assert [room.name for room in (await store.joined_rooms(1, "sec", None, 10)).rooms] == [
+            "Secret"
+        ]
+    finally:
+        await store.close()
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_downgrade, "0003")
+            rows = await connection.execute(text("SELECT name FROM rooms ORDER BY id"))
+            assert [row.name for row in rows] == ["Zebra", "ÉCOLE", "apple", "Secret"]
+    finally:
+        await engine.dispose()

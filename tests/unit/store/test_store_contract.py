@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -14,7 +15,10 @@ from baatcheet.store import (
     ReceiptOutcome,
     RefreshOutcome,
     RefreshRotation,
+    Room,
+    RoomKey,
     RoomKind,
+    RoomPage,
     Store,
     User,
 )
@@ -140,19 +144,128 @@ async def test_history_pages_newest_first_with_a_before_cursor(store: Store) -> 
     assert not last.has_more
 
 
-async def test_rooms_for_lists_public_rooms_and_my_rooms_but_not_others_private(
+async def _walk(
+    list_page: Callable[[RoomKey | None], Awaitable[RoomPage]],
+) -> list[list[Room]]:
+    """Every page of a listing, following ``next`` until it is ``None``."""
+    pages: list[list[Room]] = []
+    after: RoomKey | None = None
+    while True:
+        page = await list_page(after)
+        pages.append(list(page.rooms))
+        if page.next is None:
+            return pages
+        assert len(pages) < 100, "the listing never ends"
+        after = page.next
+
+
+async def test_joined_rooms_are_my_rooms_only_and_only_direct_ones_carry_members(
     store: Store,
 ) -> None:
     me, other = await _user(store), await _user(store)
-    public = await store.create_room("pub", RoomKind.PUBLIC, [other.id])
-    mine = await store.create_room("mine", RoomKind.PRIVATE, [me.id, other.id])
-    theirs = await store.create_room("theirs", RoomKind.PRIVATE, [other.id])
-    listed = {room.id: room for room in await store.rooms_for(me.id)}
-    assert public.id in listed
-    assert mine.id in listed
-    assert theirs.id not in listed
-    assert listed[mine.id].members == (me, other)
-    assert await store.member_room_ids(me.id) == [mine.id]
+    joined = await store.create_room("b-pub", RoomKind.PUBLIC, [me.id, other.id])
+    await store.create_room("a-pub-not-joined", RoomKind.PUBLIC, [other.id])
+    mine = await store.create_room("c-mine", RoomKind.PRIVATE, [me.id, other.id])
+    await store.create_room("theirs", RoomKind.PRIVATE, [other.id])
+    direct, _ = await store.open_direct_room(me, other)
+
+    page = await store.joined_rooms(me.id, "", None, 50)
+    assert [room.id for room in page.rooms] == [joined.id, mine.id, direct.id]
+    assert page.next is None
+    assert [room.members for room in page.rooms] == [None, None, (me, other)]
+    assert await store.member_room_kinds(me.id) == {
+        joined.id: RoomKind.PUBLIC,
+        mine.id: RoomKind.PRIVATE,
+        direct.id: RoomKind.DIRECT,
+    }
+
+
+async def test_public_rooms_page_by_folded_name_then_id_without_gaps_or_repeats(
+    store: Store,
+) -> None:
+    owner = await _user(store)
+    tag = _name("q")
+    names = [f"{tag} b", f"{tag} A", f"{tag} a", f"{tag} C", f"{tag} a", f"{tag} B", f"{tag} c"]
+    created = [await store.create_room(name, RoomKind.PUBLIC, [owner.id]) for name in names]
+    await store.create_room(f"{tag} private", RoomKind.PRIVATE, [owner.id])
+
+    pages = await _walk(lambda after: store.public_rooms(tag, after, 2))
+    assert [len(page) for page in pages] == [2, 2, 2, 1]
+    listed = [room.id for page in pages for room in page]
+    expected = sorted(created, key=lambda room: (room.name.casefold(), room.id))
+    assert listed == [room.id for room in expected]
+
+
+async def test_a_name_search_is_a_case_insensitive_prefix_match(store: Store) -> None:
+    owner = await _user(store)
+    tag = _name("s")
+    street = await store.create_room(f"{tag} Straße", RoomKind.PUBLIC, [owner.id])
+    await store.create_room(f"{tag} Strand", RoomKind.PUBLIC, [owner.id])
+    await store.create_room(f"the {tag} strasse", RoomKind.PUBLIC, [owner.id])
+
+    found = await store.public_rooms(f"{tag.upper()} STRASS", None, 50)
+    assert [room.id for room in found.rooms] == [street.id]
+    assert len((await store.public_rooms(f"{tag} str", None, 50)).rooms) == 2
+    assert (await store.public_rooms(f"{tag}x", None, 50)).rooms == ()
+
+
+async def test_a_room_that_sorts_before_a_page_key_never_shifts_the_next_page(
+    store: Store,
+) -> None:
+    owner = await _user(store)
+    tag = _name("k")
+    rooms = [await store.create_room(f"{tag} {n}", RoomKind.PUBLIC, [owner.id]) for n in "bcd"]
+    first = await store.public_rooms(tag, None, 2)
+    assert first.next is not None
+    await store.create_room(f"{tag} a", RoomKind.PUBLIC, [owner.id])
+    second = await store.public_rooms(tag, first.next, 2)
+    assert [room.id for room in second.rooms] == [rooms[2].id]
+    assert second.next is None
+
+
+async def test_my_rooms_page_like_public_ones_and_honour_the_prefix(store: Store) -> None:
+    me = await _user(store)
+    created = [await store.create_room(f"r{n}", RoomKind.PRIVATE, [me.id]) for n in range(5)]
+    pages = await _walk(lambda after: store.joined_rooms(me.id, "", after, 2))
+    assert [[room.id for room in page] for page in pages] == [
+        [created[0].id, created[1].id],
+        [created[2].id, created[3].id],
+        [created[4].id],
+    ]
+    found = await store.joined_rooms(me.id, "R3", None, 2)
+    assert [room.id for room in found.rooms] == [created[3].id]
+
+
+async def test_a_block_is_one_way_idempotent_and_can_be_lifted(store: Store) -> None:
+    alice, bob, carol = await _user(store), await _user(store), await _user(store)
+    await store.block_user(alice.id, bob.id)
+    await store.block_user(alice.id, bob.id)
+    everyone = [alice.id, bob.id, carol.id]
+    assert await store.find_blocks(everyone, everyone) == {(alice.id, bob.id)}
+    assert await store.find_blocks([bob.id], [alice.id]) == set()
+    await store.unblock_user(alice.id, bob.id)
+    await store.unblock_user(alice.id, bob.id)
+    assert await store.find_blocks(everyone, everyone) == set()
+    assert await store.find_blocks([], everyone) == set()
+
+
+async def test_blocking_a_user_who_does_not_exist_is_a_conflict(store: Store) -> None:
+    alice = await _user(store)
+    with pytest.raises(ConflictError):
+        await store.block_user(alice.id, 2**40)
+
+
+async def test_a_block_either_way_shows_in_the_rooms_both_users_are_in(store: Store) -> None:
+    alice, bob, carol = await _user(store), await _user(store), await _user(store)
+    direct, _ = await store.open_direct_room(alice, bob)
+    elsewhere = await store.create_room("r", RoomKind.PRIVATE, [alice.id, carol.id])
+    assert not await store.blocked_in_room(direct.id, alice.id)
+    await store.block_user(bob.id, alice.id)
+    assert await store.blocked_in_room(direct.id, alice.id)
+    assert await store.blocked_in_room(direct.id, bob.id)
+    assert not await store.blocked_in_room(elsewhere.id, alice.id)
+    await store.remove_member(direct.id, bob.id)
+    assert not await store.blocked_in_room(direct.id, alice.id)
 
 
 async def test_membership_can_be_added_and_removed_idempotently(store: Store) -> None:

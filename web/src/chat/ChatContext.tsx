@@ -13,11 +13,12 @@ import {
   useRef,
 } from "react";
 import type { ReactNode } from "react";
+import type { Socket } from "socket.io-client";
 
 import { newClientId } from "../ids";
 import { RequestError, request } from "../socket/request";
 import { useSocket } from "../socket/SocketContext";
-import type { HistoryPage, Message, Room, User } from "../types";
+import type { HistoryPage, Message, Room, RoomPage, User } from "../types";
 import { loadOutbox, saveOutbox } from "./outbox";
 import type { OutboxEntry } from "./outbox";
 import { chatReducer, initialState } from "./state";
@@ -49,12 +50,37 @@ export interface ChatApi {
   retry(roomId: number, clientId: string): void;
   createRoom(name: string, kind: "public" | "private"): Promise<void>;
   openDirect(username: string): Promise<void>;
+  /** One page of the public room directory, names starting with `query` (any case). */
+  browseRooms(query: string, cursor: string | null): Promise<RoomPage>;
+  /** Join a public room from the directory and show it. */
+  joinRoom(room: Room): Promise<void>;
+  /** Stop being a member of a room; it leaves the sidebar. */
+  leaveRoom(roomId: number): Promise<void>;
   keystroke(roomId: number): void;
   stopTyping(roomId: number): void;
   markRead(roomId: number): void;
 }
 
 const ChatContext = createContext<ChatApi | null>(null);
+
+/**
+ * Every room I am a member of: `rooms:list` answers a page at a time, so follow the cursor.
+ * (A user in thousands of rooms pays for them here, once per connection; nobody else does.)
+ */
+async function loadJoinedRooms(socket: Socket): Promise<Room[]> {
+  const rooms: Room[] = [];
+  let cursor: string | null = null;
+  do {
+    const payload: { scope: string; cursor?: string } = { scope: "joined" };
+    if (cursor !== null) {
+      payload.cursor = cursor;
+    }
+    const page: RoomPage = await request<RoomPage>(socket, "rooms:list", payload);
+    rooms.push(...page.rooms);
+    cursor = page.nextCursor;
+  } while (cursor !== null);
+  return rooms;
+}
 
 function isVisible(): boolean {
   return document.visibilityState === "visible";
@@ -192,8 +218,8 @@ export function ChatProvider({ me, children }: { me: User; children: ReactNode }
   // Server → client events. Handlers read state through a ref so they are registered once.
   useEffect(() => {
     const onConnect = () => {
-      request<{ rooms: Room[] }>(socket, "rooms:list", {}).then(
-        ({ rooms }) => {
+      loadJoinedRooms(socket).then(
+        (rooms) => {
           dispatch({ type: "rooms/loaded", rooms });
           // Reopen the room the user was in, or the first one so the screen is never empty.
           const active = stateRef.current.activeRoomId;
@@ -407,6 +433,40 @@ export function ChatProvider({ me, children }: { me: User; children: ReactNode }
     [socket, selectRoom],
   );
 
+  const browseRooms = useCallback(
+    (query: string, cursor: string | null) => {
+      const payload: { scope: string; query: string; cursor?: string } = {
+        scope: "public",
+        query,
+      };
+      if (cursor !== null) {
+        payload.cursor = cursor;
+      }
+      return request<RoomPage>(socket, "rooms:list", payload);
+    },
+    [socket],
+  );
+
+  const joinRoom = useCallback(
+    async (room: Room) => {
+      const joined = await request<{ room: Room }>(socket, "room:join", { roomId: room.id });
+      dispatch({ type: "room/upsert", room: joined.room });
+      selectRoom(joined.room.id);
+    },
+    [socket, selectRoom],
+  );
+
+  const leaveRoom = useCallback(
+    async (roomId: number) => {
+      await request(socket, "room:leave", { roomId });
+      if (stateRef.current.activeRoomId === roomId) {
+        localStorage.removeItem(lastRoomKey(me.id));
+      }
+      dispatch({ type: "room/removed", roomId });
+    },
+    [socket, me.id],
+  );
+
   const value = useMemo<ChatApi>(
     () => ({
       state,
@@ -416,6 +476,9 @@ export function ChatProvider({ me, children }: { me: User; children: ReactNode }
       retry,
       createRoom,
       openDirect,
+      browseRooms,
+      joinRoom,
+      leaveRoom,
       keystroke,
       stopTyping,
       markRead,
@@ -428,6 +491,9 @@ export function ChatProvider({ me, children }: { me: User; children: ReactNode }
       retry,
       createRoom,
       openDirect,
+      browseRooms,
+      joinRoom,
+      leaveRoom,
       keystroke,
       stopTyping,
       markRead,

@@ -11,7 +11,7 @@ import { TypingLine } from "./TypingLine";
 const NO_TIMELINE = { messages: [], hasMore: true, loading: true, loaded: false };
 
 export function ChatView({ onMenu }: { onMenu: () => void }) {
-  const { state } = useChat();
+  const { state, leaveRoom } = useChat();
   const { status } = useSocket();
   const room = state.rooms.find((r) => r.id === state.activeRoomId);
   const title = room === undefined ? "" : roomTitle(room, state.me);
@@ -35,6 +35,15 @@ export function ChatView({ onMenu }: { onMenu: () => void }) {
                 {title}
               </h1>
               <PresenceStack users={state.online[room.id] ?? []} stale={status !== "connected"} />
+              <button
+                type="button"
+                className="link-button"
+                onClick={() => void leaveRoom(room.id).catch(() => undefined)}
+                disabled={status !== "connected"}
+                data-testid="leave-room"
+              >
+                Leave
+              </button>
             </>
           )}
         </div>

@@ -1,4 +1,7 @@
-/** Rooms and direct messages, with unread counts, plus the forms to start either. */
+/**
+ * My rooms and direct messages, with unread counts, the forms to start either, and the directory
+ * of public rooms to join.
+ */
 import { useState } from "react";
 import type { FormEvent } from "react";
 
@@ -7,6 +10,7 @@ import { useChat } from "../chat/ChatContext";
 import { roomTitle } from "../chat/rooms";
 import type { Room } from "../types";
 import { Avatar } from "./Avatar";
+import { RoomDirectory } from "./RoomDirectory";
 
 type Form = "room" | "dm" | null;
 
@@ -141,8 +145,14 @@ export function Sidebar({ onPicked }: { onPicked: () => void }) {
           {groups.map((room) => (
             <RoomButton key={room.id} room={room} onPick={() => pick(room.id)} />
           ))}
-          {groups.length === 0 && <li className="sidebar__empty">No rooms yet — create one.</li>}
+          {groups.length === 0 && (
+            <li className="sidebar__empty">No rooms yet — create or join one.</li>
+          )}
         </ul>
+        <div className="sidebar__heading">
+          <span>Public rooms</span>
+        </div>
+        <RoomDirectory onPicked={onPicked} />
         <div className="sidebar__heading">
           <span>Direct messages</span>
           <button
