@@ -2,10 +2,11 @@
 
 The attack of issue 7: ``room:create`` had no limit and ``rooms:list`` no pages, so one
 account could fill the room table in seconds and every other user then downloaded all of
-it at start-up. This script measures both halves on a real server:
+it at start-up. This script measures both halves on a real server, with the shared
+harness's canary user timing its acked messages meanwhile (see
+:mod:`bench.abuse.harness`):
 
-1. start ``baatcheet serve`` on 127.0.0.1 with a fresh SQLite file (or attach to one
-   already running on loopback with ``--port``);
+1. start ``baatcheet serve`` on 127.0.0.1 with a fresh SQLite file;
 2. register an attacker and an observer over REST;
 3. measure the observer's room listings: the ``rooms:list`` ack (``{}`` as old clients
    send it, and ``{scope: "joined"}`` as the web client sends it at start-up), walking
@@ -16,7 +17,9 @@ it at start-up. This script measures both halves on a real server:
 
 The attacker is a raw WebSocket speaking Engine.IO/Socket.IO text frames, so nothing
 between it and the server adds its own limits. Everything stays on loopback and is
-bounded in time (``--seconds`` ≤ 60) and in rooms (``--max-rooms``).
+bounded in time (``--seconds`` ≤ 60) and in rooms (``--max-rooms``). To measure another
+checkout (say, the code before the limits), put its ``src`` first on ``PYTHONPATH``: the
+server subprocess inherits it.
 
 Run: ``uv run python bench/abuse/room_spam.py --seconds 10``.
 """
@@ -28,9 +31,7 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -41,18 +42,16 @@ from typing import Any
 import httpx
 import websockets
 
+# Run as a script from anywhere: make the checkout importable for the shared harness.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bench.abuse.harness import HOST, AbuseHarness, mib
+
 __all__ = ["main"]
 
 _MAX_SECONDS = 60.0
 _PASSWORD = "correct horse battery"
 _NAMESPACE = "/chat"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -80,7 +79,7 @@ class RawChatClient:
 
     async def connect(self) -> None:
         """Open the WebSocket, then the ``/chat`` namespace with the token."""
-        url = f"ws://127.0.0.1:{self.port}/socket.io/?EIO=4&transport=websocket"
+        url = f"ws://{HOST}:{self.port}/socket.io/?EIO=4&transport=websocket"
         self._ws = await websockets.connect(url, max_size=None)
         opened = await self._ws.recv()
         if not str(opened).startswith("0"):
@@ -236,45 +235,18 @@ async def _register(http: httpx.AsyncClient, prefix: str) -> str:
     return token
 
 
-async def _wait_healthy(http: httpx.AsyncClient, server: asyncio.subprocess.Process) -> None:
-    async with asyncio.timeout(30):
-        while True:
-            if server.returncode is not None:
-                raise RuntimeError(f"baatcheet serve exited with code {server.returncode}")
-            with contextlib.suppress(httpx.TransportError):
-                if (await http.get("/healthz")).status_code == 200:
-                    return
-            await asyncio.sleep(0.1)
-
-
-async def _start_server(port: int, data: Path) -> asyncio.subprocess.Process:
-    command = [
-        str(Path(sys.executable).with_name("baatcheet")),
-        "serve",
-        "--port",
-        str(port),
-        "--database-url",
-        f"sqlite+aiosqlite:///{data / 'chat.db'}",
-        "--jwt-secret",
-        "room-spam-bench-secret-at-least-32-bytes",
-        "--log-level",
-        "warning",
-    ]
-    return await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
-    )
-
-
 def _kib(size: int) -> str:
-    return f"{size / 1024:,.1f} KiB"
+    return f"{size:,} B" if size < 10_240 else f"{size / 1024:,.1f} KiB"
 
 
-def _report(before: Listing, attack: Attack, after: Listing) -> str:
+def _report(before: Listing, attack: Attack, after: Listing, canary: str, rss: str) -> str:
     rate = attack.outcomes["created"] / attack.seconds if attack.seconds else 0.0
     refused = {code: n for code, n in attack.outcomes.items() if code != "created"}
     lines = [
         f"attack: {attack.sent} room:create in {attack.seconds:.1f} s;"
         f" created {attack.outcomes['created']} ({rate:,.0f}/s); refused {refused or 'none'}",
+        f"canary during the attack: {canary}",
+        f"server RSS: {rss}",
     ]
     if attack.first_refusal:
         lines.append(f"first refusal: {attack.first_refusal}")
@@ -306,31 +278,26 @@ def _report(before: Listing, attack: Attack, after: Listing) -> str:
 
 async def _run(args: argparse.Namespace) -> str:
     seconds = min(args.seconds, _MAX_SECONDS)
-    with tempfile.TemporaryDirectory(prefix="room-spam-") as tmp:
-        port = args.port or _free_port()
-        server = None if args.port else await _start_server(port, Path(tmp))
+    harness = AbuseHarness(args.server_arg)
+    async with harness as h, httpx.AsyncClient(base_url=f"http://{HOST}:{h.port}") as http:
+        attacker = RawChatClient(h.port, await _register(http, "spammer"))
+        observer_token = await _register(http, "observer")
+        observer = RawChatClient(h.port, observer_token)
+        await attacker.connect()
+        await observer.connect()
         try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-                if server is not None:
-                    await _wait_healthy(http, server)
-                attacker_token = await _register(http, "spammer")
-                observer_token = await _register(http, "observer")
-                attacker = RawChatClient(port, attacker_token)
-                observer = RawChatClient(port, observer_token)
-                await attacker.connect()
-                await observer.connect()
-                try:
-                    before = await _measure(observer, http, observer_token)
-                    attack = await _spam(attacker, seconds, args.window, args.max_rooms)
-                    after = await _measure(observer, http, observer_token)
-                finally:
-                    await attacker.close()
-                    await observer.close()
+            before = await _measure(observer, http, observer_token)
+            rss_before = h.rss.current_bytes()
+            h.rss.reset_peak()
+            h.canary.reset()
+            attack = await _spam(attacker, seconds, args.window, args.max_rooms)
+            canary = h.canary.stats().line()
+            rss = f"{mib(rss_before)} before, peak {mib(h.rss.peak_bytes)} during"
+            after = await _measure(observer, http, observer_token)
         finally:
-            if server is not None and server.returncode is None:
-                server.terminate()
-                await server.wait()
-    return _report(before, attack, after)
+            await attacker.close()
+            await observer.close()
+    return _report(before, attack, after, canary, rss)
 
 
 def main() -> None:
@@ -340,10 +307,15 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=32, help="room:create requests in flight")
     parser.add_argument("--max-rooms", type=int, default=50_000, help="stop after this many")
     parser.add_argument(
-        "--port", type=int, default=0, help="attack a server already on 127.0.0.1:PORT"
+        "--server-arg",
+        action="append",
+        default=[],
+        help="extra flag for baatcheet serve, e.g. --server-arg=--room-creations-per-hour=99999"
+        " to see the pages with the creation limit out of the way",
     )
     args = parser.parse_args()
-    print(f"room spam against baatcheet ({os.path.basename(sys.executable)}):", flush=True)
+    source = os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] or "this checkout"
+    print(f"room spam against baatcheet serve, code from {source}:", flush=True)
     print(asyncio.run(_run(args)))
 
 
