@@ -291,6 +291,8 @@ class RedisBroker:
         connection = self._subscriber
         if connection is None or not connection.is_connected:
             return  # the reader subscribes everything when it (re)connects
+        if not self._available and not self._resubscribing:
+            return  # the connection is failing: the same, without waiting on it
         waits = [self._confirmation(channel_kind, name) for name in channels]
         waits += [self._confirmation(pattern_kind, name) for name in patterns]
         try:

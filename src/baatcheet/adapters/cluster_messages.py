@@ -622,7 +622,8 @@ def _unpack(payload: bytes) -> Any:
     try:
         return msgpack.unpackb(payload, raw=False, timestamp=3, ext_hook=_ext_hook)
     except (ValueError, TypeError, msgpack.UnpackException) as exc:
-        raise ClusterMessageError(f"not a valid msgpack message: {exc}") from None
+        reason = str(exc) or type(exc).__name__
+        raise ClusterMessageError(f"not a valid msgpack message: {reason}") from None
 
 
 def _body(payload: bytes) -> dict[str, Any]:
