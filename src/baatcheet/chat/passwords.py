@@ -84,6 +84,10 @@ class Passwords:
         with self._lock:
             return self._admitted - self._running
 
+    def close(self) -> None:
+        """Stop the hashing threads once the hashes already started are done."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
     async def hash(self, password: str) -> str:
         """The argon2 hash of ``password``, to store.
 

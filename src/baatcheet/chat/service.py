@@ -56,5 +56,6 @@ class ChatService:
         )
 
     async def close(self) -> None:
-        """Flush pending writes and close the database."""
+        """Flush pending writes, close the database, stop the password-hashing threads."""
         await self.store.close()
+        self.accounts.passwords.close()
