@@ -155,9 +155,13 @@ class RedisAdapter:
     # -- lifecycle -----------------------------------------------------------------------
 
     async def init(self) -> None:
-        """Subscribe the namespace's broadcast pattern and request/response channels."""
+        """Subscribe the namespace's broadcast pattern and request/response channels.
+
+        Starts the broker if nobody did (it then joins the cluster in the background).
+        """
         channels = self.channels
         self._broker.watch(self._on_cluster_lost)
+        self._broker.start()
         await self._broker.subscribe(
             channels={
                 channels.request: self._on_request,

@@ -108,6 +108,8 @@ class RedisBroker:
         self._resubscribing = False
         self._awaited: set[tuple[bytes, str]] = set()
         self._ready: asyncio.Future[None] | None = None
+        self._ever_available = False
+        self._said_waiting = False
         self._reconnect_reason: BaseException | None = None
         self._dropped = 0
         self._backoff = _BACKOFF_FIRST_S
@@ -139,22 +141,37 @@ class RedisBroker:
         """True while Redis is reachable and every subscription is in place."""
         return self._available
 
-    async def connect(self) -> None:
-        """Reach Redis, subscribe what adapters registered so far, start reading (idempotent).
+    def start(self) -> None:
+        """Start the reader and writer tasks, if not started yet; returns at once.
 
-        A server refuses to start on a Redis it cannot reach at all (most likely a wrong
-        URL); outages after this are survived.
-
-        Raises:
-            ClusterUnavailableError: Redis did not answer within ``requests_timeout``.
+        The reader connects, subscribes what adapters registered, and keeps retrying with
+        backoff while Redis cannot be reached. Adapters call this from ``init`` so a
+        server that never called :meth:`connect` (an ASGI mount) still joins the cluster.
         """
         if self._reader is not None:
             return
         self._closing = False
         self._subscriber = self._client.connection_pool.make_connection()  # type: ignore[no-untyped-call]
-        ready = self._ready = asyncio.get_running_loop().create_future()
         self._reader = asyncio.create_task(self._read_forever(), name="redis-broker-reader")
         self._writer = asyncio.create_task(self._write_forever(), name="redis-broker-writer")
+
+    async def connect(self) -> None:
+        """:meth:`start`, then wait until Redis answered and every subscription is in place.
+
+        A server refuses to start on a Redis it cannot reach at all (most likely a wrong
+        URL); outages after the first connection are survived. Once connected, returns at
+        once whatever the state of Redis.
+
+        Raises:
+            ClusterUnavailableError: Redis did not answer within ``requests_timeout``; the
+                broker is closed again.
+        """
+        self.start()
+        if self._ever_available:
+            return
+        if self._ready is None or self._ready.done():
+            self._ready = asyncio.get_running_loop().create_future()
+        ready = self._ready
         try:
             async with asyncio.timeout(self.requests_timeout):
                 await asyncio.shield(ready)
@@ -233,6 +250,8 @@ class RedisBroker:
         self._backoff = _BACKOFF_FIRST_S
         if self._ready is not None and not self._ready.done():
             self._ready.set_result(None)
+        if not self._ever_available:
+            self._ever_available = True
             log.info(
                 "cluster broker connected to Redis at %s (prefix %r)", self._where(), self.prefix
             )
@@ -405,9 +424,12 @@ class RedisBroker:
                 self._resubscribing = False
                 await connection.disconnect(nowait=True)
                 if self._ready is not None and not self._ready.done():
-                    self._ready.set_exception(exc)
-                    return
-                self._set_unavailable(exc)
+                    self._ready.set_exception(exc)  # connect() gives up and closes the broker
+                elif self._ever_available:
+                    self._set_unavailable(exc)
+                elif not self._said_waiting:
+                    self._said_waiting = True
+                    log.warning("Redis at %s is unreachable (%s); retrying", self._where(), exc)
             delay = self._backoff * random.uniform(0.5, 1.0)
             self._backoff = min(self._backoff * 2, _BACKOFF_MAX_S)
             await asyncio.sleep(delay)

@@ -310,3 +310,28 @@ async def test_nodes_that_do_not_answer_in_time_fail_the_request_or_leave_partia
         with pytest.raises(AckTimeoutError) as raised:
             await asking.adapter.server_side_emit(["ping"], with_ack=True)
         assert raised.value.partial == ["here"]
+
+
+async def test_a_broker_started_by_its_adapters_joins_the_cluster_once_redis_is_there(
+    proxy: TcpProxy,
+    make_node: NodeMaker,
+    redis_url: str,
+    prefix: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    other = await make_node(redis_url)
+    await proxy.cut()
+    late = Node(RedisBroker(_through(proxy), prefix=prefix, requests_timeout=2.0))
+    try:
+        await late.adapter.init()  # no connect(): an ASGI mount never calls Server.start
+        assert not late.broker.available
+        await proxy.restore()
+        await _eventually(lambda: late.broker.available)
+        assert await late.adapter.server_count() == 2
+        socket = late.add_socket("late")
+        other.adapter.broadcast(_event("welcome"), BroadcastOptions())
+        await _eventually(lambda: bool(socket.received))
+    finally:
+        await late.adapter.close()
+        await late.broker.close()
+    assert len(_messages(caplog, BROKER_LOG, "unreachable (")) == 1
