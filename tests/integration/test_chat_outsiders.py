@@ -1,7 +1,10 @@
-"""To an outsider, a private room or a direct conversation of others does not exist.
+"""What a signed-in user who is not in a room can learn about it: nothing.
 
-Every event that takes a room id, and the REST history route, must answer an outsider
-exactly as it answers an id that was never used, so room ids cannot be probed.
+A third user, connected to ``/chat`` like everyone else and sharing another room with the
+members, must not read a direct conversation's history (socket or REST) nor see typing in a
+room they are not in. Absence is proved without sleeping: the outsider's own acked request
+is answered on the same connection after anything the server sent it before, so once that
+ack is in, whatever was not received was never sent.
 """
 
 from __future__ import annotations
@@ -18,19 +21,10 @@ from baatcheet.store import RoomKind
 from support.chatkit import ChatServer, chat_server, sqlite_url
 from support.jsclient import JsClient, JsDriver
 
-NEVER_USED = 987_654
+pytestmark = pytest.mark.timeout(60)
 
-EVENTS: list[tuple[str, dict[str, Any]]] = [
-    ("room:join", {}),
-    ("room:leave", {}),
-    ("history:fetch", {}),
-    ("presence:list", {}),
-    ("message:send", {"body": "let me in", "clientId": "probe"}),
-    ("typing:start", {}),
-    ("typing:stop", {}),
-    ("receipt:delivered", {"messageId": 1}),
-    ("receipt:read", {"messageId": 1}),
-]
+REFUSALS = {"forbidden", "not_found"}
+"""How an outsider is turned away: ``forbidden`` today; ``not_found`` would also leak nothing."""
 
 
 @pytest.fixture
@@ -39,63 +33,66 @@ async def srv(tmp_path: Path) -> AsyncIterator[ChatServer]:
         yield server
 
 
-async def _hidden_rooms(srv: ChatServer) -> tuple[int, int]:
-    """A private room and a direct room of alice and bob, each with a message in it."""
-    alice, bob = (await srv.user("alice")).user, (await srv.user("bob")).user
-    private = await srv.chat.rooms.create(alice, "secret", RoomKind.PRIVATE, [bob.username])
-    direct = await srv.chat.rooms.open_direct(alice, bob.username)
-    return private.id, direct.id
+async def _events_so_far(client: JsClient, name: str) -> list[list[Any]]:
+    """Every ``name`` event the client got before an acked request it makes now."""
+    [listed] = await client.emit_with_ack("rooms:list", {})
+    assert listed["ok"] is True
+    return [
+        report["args"]
+        for report in client.history
+        if report.get("kind") == "event" and report.get("name") == name
+    ]
 
 
-def _shape(error: dict[str, Any], room_id: int) -> dict[str, Any]:
-    """The error with the room id blanked: all that may differ between two rooms."""
-    return {**error, "message": error["message"].replace(str(room_id), "<id>")}
+def _user(session: Session) -> dict[str, object]:
+    return {"id": session.user.id, "username": session.user.username}
 
 
-async def _error(client: JsClient, event: str, extra: dict[str, Any], room_id: int) -> Any:
-    [answer] = await client.emit_with_ack(event, {"roomId": room_id, **extra})
-    assert answer["ok"] is False, (event, room_id, answer)
-    return _shape(answer["error"], room_id)
-
-
-@pytest.mark.parametrize(("event", "extra"), EVENTS, ids=[event for event, _ in EVENTS])
-async def test_a_hidden_room_answers_like_a_room_that_does_not_exist(
-    srv: ChatServer, js: JsDriver, event: str, extra: dict[str, Any]
+async def test_a_direct_conversation_is_closed_to_a_third_user_over_socket_and_rest(
+    srv: ChatServer, js: JsDriver
 ) -> None:
-    private, direct = await _hidden_rooms(srv)
-    eve = await srv.connect(js, await srv.user("eve"))
+    alice_s, bob_s, eve_s = await srv.user("alice"), await srv.user("bob"), await srv.user("eve")
+    alice, eve = await srv.connect(js, alice_s), await srv.connect(js, eve_s)
+    [opened] = await alice.emit_with_ack("dm:open", {"username": bob_s.user.username})
+    dm = opened["room"]["id"]
+    [sent] = await alice.emit_with_ack(
+        "message:send", {"roomId": dm, "body": "just between us", "clientId": "1"}
+    )
+    assert sent["ok"] is True
 
-    missing = await _error(eve, event, extra, NEVER_USED)
-    assert missing["code"] == "not_found"
-    assert await _error(eve, event, extra, private) == missing
-    assert await _error(eve, event, extra, direct) == missing
+    for event in ("history:fetch", "presence:list"):
+        [refused] = await eve.emit_with_ack(event, {"roomId": dm})
+        assert refused["ok"] is False, f"{event} let an outsider in: {refused}"
+        assert refused["error"]["code"] in REFUSALS
+    [listed] = await eve.emit_with_ack("rooms:list", {})
+    assert dm not in [room["id"] for room in listed["rooms"]]
 
-
-async def test_rest_history_of_a_hidden_room_is_the_same_404_as_of_a_missing_one(
-    srv: ChatServer,
-) -> None:
-    private, direct = await _hidden_rooms(srv)
-    eve: Session = await srv.user("eve")
-    headers = {"Authorization": f"Bearer {eve.access_token}"}
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{srv.server.port}") as http:
-        answers = {
-            room_id: await http.get(f"/api/rooms/{room_id}/messages", headers=headers)
-            for room_id in (NEVER_USED, private, direct)
-        }
-    assert {answer.status_code for answer in answers.values()} == {404}
-    shapes = [_shape(answer.json()["error"], room_id) for room_id, answer in answers.items()]
-    assert shapes[0]["code"] == "not_found"
-    assert shapes == [shapes[0]] * 3
+        url = f"/api/rooms/{dm}/messages"
+        outsider = await http.get(url, headers={"Authorization": f"Bearer {eve_s.access_token}"})
+        member = await http.get(url, headers={"Authorization": f"Bearer {bob_s.access_token}"})
+    assert outsider.status_code in (403, 404), outsider.text
+    assert outsider.json()["error"]["code"] in REFUSALS
+    assert "just between us" not in outsider.text
+    assert member.status_code == 200
+    assert [m["body"] for m in member.json()["messages"]] == ["just between us"]
 
 
-async def test_a_hidden_room_stays_closed_after_the_probes(srv: ChatServer, js: JsDriver) -> None:
-    """The probes above change nothing: the outsider is no member afterwards."""
-    private, direct = await _hidden_rooms(srv)
-    eve_s = await srv.user("eve")
-    eve = await srv.connect(js, eve_s)
-    for event, extra in EVENTS:
-        for room_id in (private, direct):
-            await eve.emit_with_ack(event, {"roomId": room_id, **extra})
-    for room_id in (private, direct):
-        assert not await srv.chat.store.is_member(room_id, eve_s.user.id)
-        assert (await srv.chat.store.history(room_id, None, 10)).messages == ()
+async def test_typing_reaches_the_room_and_no_one_outside_it(srv: ChatServer, js: JsDriver) -> None:
+    alice_s, bob_s, eve_s = await srv.user("alice"), await srv.user("bob"), await srv.user("eve")
+    rooms = srv.chat.rooms
+    team = await rooms.create(alice_s.user, "team", RoomKind.PRIVATE, [bob_s.user.username])
+    # Eve shares another room with alice, so she is in the namespace and in alice's company.
+    await rooms.create(alice_s.user, "other", RoomKind.PRIVATE, [eve_s.user.username])
+    alice, bob, eve = [await srv.connect(js, s) for s in (alice_s, bob_s, eve_s)]
+
+    assert await alice.emit_with_ack("typing:start", {"roomId": team.id}) == [{"ok": True}]
+    assert await bob.next_event("typing") == [
+        {"roomId": team.id, "user": _user(alice_s), "typing": True}
+    ]
+    assert await alice.emit_with_ack("typing:stop", {"roomId": team.id}) == [{"ok": True}]
+    assert await bob.next_event("typing") == [
+        {"roomId": team.id, "user": _user(alice_s), "typing": False}
+    ]
+    assert await _events_so_far(eve, "typing") == []
+    assert await _events_so_far(alice, "typing") == []  # nor back to the typist
