@@ -1,9 +1,10 @@
 """Per-test timeouts that fire on uvloop: a hung async test fails on its own, by name.
 
-pytest-timeout's default ``signal`` method raises from a SIGALRM handler. Under uvloop that
-handler runs inside a loop callback, whose exception the loop logs and drops, so a test stuck
-on an await that never completes (a lost wakeup, an ack timer that never fires) used to hang
-the whole run. This plugin bounds the asyncio side itself:
+pytest-timeout's default ``signal`` method raises from a SIGALRM handler, and while uvloop
+runs, that Python-level handler never gets to run (tried: a test awaiting an event that never
+comes hangs the run, whether or not other timers keep the loop busy). So a test stuck on an
+await that never completes (a lost wakeup, an ack timer that never fires) used to hang the
+whole run. This plugin bounds the asyncio side itself:
 
 * An async test's coroutine runs in a task of its own with the item's timeout: the
   ``@pytest.mark.timeout(N)`` marker, else ``--timeout``, ``PYTEST_TIMEOUT`` or the ini
