@@ -107,10 +107,10 @@ class Harness:
     server: Server
     errors: list[str] = field(default_factory=list)
 
-    def run(self, chunks: list[Step]) -> bytes:
+    def run(self, steps: list[Step]) -> bytes:
         """Play one connection; return what the server wrote."""
         self.errors.clear()
-        written = self.loop.run_until_complete(asyncio.wait_for(self._play(chunks), 10))
+        written = self.loop.run_until_complete(asyncio.wait_for(self._play(steps), 10))
         assert not self.errors, "\n".join(self.errors)
         return written
 
