@@ -28,7 +28,7 @@ from baatcheet.engine import (
     EngineSession,
     prepare_message,
 )
-from baatcheet.engine.http_server import HttpConnection, Router
+from baatcheet.listener import Listener
 from baatcheet.settings import Settings
 from baatcheet.sio import Server, Socket
 
@@ -104,24 +104,17 @@ class _Echo:
 async def serve_engineio(port: int) -> None:
     """Serve the Engine.IO suite's echo server on ``/engine.io`` until cancelled.
 
-    There is no public engine-only server yet, so this wires the engine's own pieces
-    the way :class:`baatcheet.sio.Server` does, minus the Socket.IO layer.
+    An engine-only server: the engine's sessions mounted on a listener, without the
+    Socket.IO layer.
     """
     settings = suite_settings(port, "/engine.io")
-    engine = EngineServer(settings, _Echo)
-    router = Router(
-        engine=engine,
-        engine_path=settings.socketio_path,
-        websocket_endpoints={},
-        app=None,
-        max_body_bytes=settings.max_payload_bytes,
-    )
-    loop = asyncio.get_running_loop()
-    listener = await loop.create_server(
-        lambda: HttpConnection(router), host=settings.host, port=settings.port
-    )
-    async with listener:
-        await listener.serve_forever()
+    listener = Listener(settings)
+    listener.mount_engine(settings.socketio_path, EngineServer(settings, _Echo))
+    await listener.start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await listener.close(grace=1.0)
 
 
 def main() -> None:

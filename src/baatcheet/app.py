@@ -1,4 +1,9 @@
-"""Composition root: Settings → store → chat services → HTTP app → realtime server."""
+"""Composition root: Settings → store → chat services → HTTP app → realtime server.
+
+The server brings its own listener, health endpoints and metrics; this module adds the
+product on top: the chat namespace (observed by the metrics, its database a readiness
+check), the REST API and web client, and the demo code.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +17,15 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from baatcheet.chat.handlers import register_chat
+from baatcheet.chat.observer import NO_CHAT_OBSERVER
 from baatcheet.chat.service import ChatService
-from baatcheet.demo import register_demo
+from baatcheet.demo import mount_echo, register_demo
 from baatcheet.settings import Settings
 from baatcheet.sio import Server
 from baatcheet.web.api import api_routes
 from baatcheet.web.client_bundle import client_bundle_routes
 
-__all__ = ["RunningApp", "build_http_app", "open_app"]
+__all__ = ["RunningApp", "attach_chat", "build_http_app", "open_app"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 WEB_DIR = STATIC_DIR / "web"
@@ -65,9 +71,23 @@ class RunningApp:
         return f"{scheme}://{settings.host}:{self.server.port}"
 
     async def close(self) -> None:
-        """Close connections first, then flush and close the database."""
+        """Drain the server (handlers finish, clients are sent elsewhere), then flush and
+        close the database: every write a client was acknowledged is committed."""
         await self.server.shutdown()
         await self.chat.close()
+
+
+def attach_chat(server: Server, chat: ChatService) -> None:
+    """Serve ``/chat`` from ``chat`` on ``server``, observed and health-checked.
+
+    The metrics (when on) count its messages and its store's group commits, and
+    ``/readyz`` answers 503 while the database does not answer.
+    """
+    metrics = server.metrics
+    register_chat(server, chat, metrics.chat if metrics is not None else NO_CHAT_OBSERVER)
+    if metrics is not None:
+        chat.store.observe_commits(metrics.commits)
+    server.health.add_check("database", chat.store.ping)
 
 
 async def open_app(settings: Settings) -> RunningApp:
@@ -75,5 +95,6 @@ async def open_app(settings: Settings) -> RunningApp:
     chat = await ChatService.open(settings)
     server = Server(settings, app=build_http_app(settings, chat))
     register_demo(server, settings)
-    register_chat(server, chat)
+    mount_echo(server)
+    attach_chat(server, chat)
     return RunningApp(server=server, chat=chat)

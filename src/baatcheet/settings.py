@@ -240,7 +240,27 @@ class Settings(BaseSettings):
         ),
     )
     shutdown_grace_s: float = Field(
-        10.0, ge=0, description="Time given to open connections on SIGTERM before closing."
+        10.0,
+        ge=0,
+        description=(
+            "How long a drain (SIGTERM) may take: handlers already running finish, clients"
+            " are told to reconnect elsewhere, requests in flight get their answer."
+        ),
+    )
+    health_timeout_s: float = Field(
+        2.0,
+        gt=0,
+        description=(
+            "How long each /readyz check (database, Redis) may take before the node counts"
+            " as not ready."
+        ),
+    )
+    metrics: bool = Field(
+        True,
+        description=(
+            "Count connections, traffic, broadcasts, acks, loop lag, commits and chat"
+            " messages, and serve them as Prometheus text at /metrics."
+        ),
     )
     log_level: str = Field("info", description="Logging level.")
     tune_gc: bool = Field(

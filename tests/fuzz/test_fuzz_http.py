@@ -30,8 +30,8 @@ import uvloop
 from hypothesis import given
 from hypothesis import strategies as st
 
-from baatcheet.engine.http_server import HttpConnection
 from baatcheet.errors import ConnectRejected
+from baatcheet.listener.http import HttpConnection
 from baatcheet.proto.socketio import Packet, PacketType, encode
 from baatcheet.settings import Settings
 from baatcheet.sio import Server, Socket
@@ -115,8 +115,7 @@ class Harness:
         return written
 
     async def _play(self, steps: list[Step]) -> bytes:
-        router = self.server._router  # the running server's request router (no public handle)
-        assert router is not None
+        router = self.server.listener.router
         connection = HttpConnection(router, "http")
         transport = FakeTransport(connection)
         connection.connection_made(transport)

@@ -69,21 +69,27 @@ async def test_sends_during_an_outage_fail_with_unavailable_and_the_server_recov
     assert [m["body"] for m in history["messages"]] == ["during", "before"]
 
 
-async def test_health_and_rest_answer_503_while_the_database_is_down(
+async def test_readiness_and_rest_answer_503_while_the_database_is_down(
     srv: ChatServer, link: TcpLink
 ) -> None:
     base = f"http://127.0.0.1:{srv.server.port}"
     async with httpx.AsyncClient(base_url=base) as http:
-        assert (await http.get("/healthz")).status_code == 200
+        ready = await http.get("/readyz")
+        assert (ready.status_code, ready.json()["checks"]) == (200, {"database": "ok"})
         await link.cut()
-        assert (await http.get("/healthz")).status_code == 503
+        down = await http.get("/readyz")
+        assert down.status_code == 503
+        assert down.json()["reason"].startswith("database: ")
+        assert down.json()["status"] == "unavailable"
+        # Alive all the same: restarting the process would not bring the database back.
+        assert (await http.get("/healthz")).status_code == 200
         answer = await http.post(
             "/api/auth/login", json={"username": "someone", "password": "whatever1"}
         )
         assert answer.status_code == 503
         assert answer.json()["error"]["code"] == "unavailable"
         await link.restore()
-        assert (await http.get("/healthz")).status_code == 200
+        assert (await http.get("/readyz")).status_code == 200
 
 
 async def test_connecting_during_an_outage_gets_a_connect_error_naming_it(

@@ -17,7 +17,8 @@ import psutil
 import pytest
 from websockets.asyncio.client import connect
 
-from baatcheet.engine.http_server import HttpConnection
+from baatcheet.demo import mount_echo
+from baatcheet.listener.http import HttpConnection
 from baatcheet.sio import Server
 from support.factories import ServerFactory
 
@@ -367,6 +368,7 @@ async def test_a_dns_rebinding_page_naming_its_own_host_is_refused_with_403(
     running_server: ServerFactory, target: str, extra: tuple[str, ...]
 ) -> None:
     server: Server = await running_server()
+    mount_echo(server)  # the demo's /ws, as baatcheet serve has it
     headers = [line.format(port=server.port) for line in extra]
     reader, writer = await _open(server)
     writer.write(_get(target, f"evil.example:{server.port}", *headers))

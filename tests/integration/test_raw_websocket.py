@@ -1,19 +1,28 @@
-"""The plain WebSocket endpoint ``/ws``: a welcome, then an echo receipt per message."""
+"""The demo's plain WebSocket echo ``/ws``: a welcome, then an echo receipt per message."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Origin
 
-from baatcheet.engine.raw_websocket import WELCOME, receipt_for
+from baatcheet.demo import WELCOME, RawWebSocketEndpoint, mount_echo, receipt_for
 from baatcheet.sio import Server
 from support.factories import ServerFactory
 
 pytestmark = pytest.mark.timeout(30)
+
+
+async def _echo_server(
+    running_server: ServerFactory, **settings: Any
+) -> tuple[Server, RawWebSocketEndpoint]:
+    """A started server with the echo mounted, as ``baatcheet serve`` has it."""
+    server: Server = await running_server(**settings)
+    return server, mount_echo(server)
 
 
 async def _recv(ws: ClientConnection) -> str | bytes:
@@ -23,7 +32,7 @@ async def _recv(ws: ClientConnection) -> str | bytes:
 async def test_a_new_connection_is_welcomed_and_every_message_gets_a_receipt(
     running_server: ServerFactory,
 ) -> None:
-    server: Server = await running_server()
+    server, _ = await _echo_server(running_server)
     async with connect(f"ws://127.0.0.1:{server.port}/ws") as ws:
         assert await _recv(ws) == WELCOME
         await ws.send("namaste")
@@ -34,21 +43,21 @@ async def test_a_new_connection_is_welcomed_and_every_message_gets_a_receipt(
 
 
 async def test_the_endpoint_counts_its_open_connections(running_server: ServerFactory) -> None:
-    server: Server = await running_server()
+    server, echo = await _echo_server(running_server)
     url = f"ws://127.0.0.1:{server.port}/ws"
     async with connect(url) as first, connect(url) as second:
         await _recv(first)
         await _recv(second)
-        assert server.raw_websocket.connections == 2
+        assert echo.connections == 2
     async with connect(url) as third:
         await _recv(third)
-        assert server.raw_websocket.connections == 1
+        assert echo.connections == 1
 
 
 async def test_an_origin_outside_the_allow_list_is_refused_with_403(
     running_server: ServerFactory,
 ) -> None:
-    server: Server = await running_server(cors_origins=["https://chat.example"])
+    server, _ = await _echo_server(running_server, cors_origins=["https://chat.example"])
     url = f"ws://127.0.0.1:{server.port}/ws"
     with pytest.raises(InvalidStatus) as refused:
         async with connect(url, origin=Origin("https://evil.example")):
@@ -61,7 +70,7 @@ async def test_an_origin_outside_the_allow_list_is_refused_with_403(
 async def test_an_oversized_message_closes_the_connection_with_1009(
     running_server: ServerFactory,
 ) -> None:
-    server: Server = await running_server(max_payload_bytes=1000)
+    server, _ = await _echo_server(running_server, max_payload_bytes=1000)
     async with connect(f"ws://127.0.0.1:{server.port}/ws") as ws:
         await _recv(ws)
         await ws.send("x" * 1001)

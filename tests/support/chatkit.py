@@ -19,8 +19,8 @@ from typing import Any
 
 from starlette.applications import Starlette
 
+from baatcheet.app import attach_chat
 from baatcheet.chat.accounts import Session
-from baatcheet.chat.handlers import register_chat
 from baatcheet.chat.service import ChatService
 from baatcheet.settings import Settings
 from baatcheet.sio import Server
@@ -70,7 +70,7 @@ async def chat_server(database_url: str, **fields: Any) -> AsyncIterator[ChatSer
     settings = Settings(port=free_port(), database_url=database_url, **fields)
     chat = await ChatService.open(settings)
     server = Server(settings, app=Starlette(routes=api_routes(chat)))
-    register_chat(server, chat)
+    attach_chat(server, chat)
     await server.start()
     try:
         yield ChatServer(server, chat)

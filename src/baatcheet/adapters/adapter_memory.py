@@ -32,7 +32,7 @@ class MemoryAdapter:
     ) -> None:
         self.namespace = namespace
         self._recipients = recipients
-        del host  # one node: no other node sends it server-side events
+        self._host = host
         self.rooms: dict[Room, set[SocketId]] = {}
         self.sids: dict[SocketId, set[Room]] = {}
 
@@ -121,8 +121,10 @@ class MemoryAdapter:
     def broadcast(self, packet: Packet, opts: BroadcastOptions) -> None:
         message = prepare_message(encode(packet))
         volatile = opts.volatile
-        for recipient in self._selected(opts):
+        fanout = 0
+        for fanout, recipient in enumerate(self._selected(opts), 1):  # noqa: B007
             recipient.deliver(message, volatile)
+        self._host.broadcast_sent(fanout, len(message.ws))
 
     def broadcast_with_ack(
         self,
@@ -139,6 +141,7 @@ class MemoryAdapter:
             recipient.expect_ack(packet.id, on_ack)
             if recipient.deliver(message, opts.volatile):
                 count += 1
+        self._host.broadcast_sent(count, len(message.ws))
         on_client_count(count)
 
     async def server_count(self) -> int:

@@ -149,6 +149,13 @@ class AdapterHost(Protocol):
         the sender's id means nothing here and could collide with a pending local ack.
         """
 
+    def broadcast_sent(self, fanout: int, size: int) -> None:
+        """A broadcast frame of ``size`` bytes was handed to ``fanout`` local sockets.
+
+        Called once per local fan-out (a broadcast from this node or from another one),
+        after the writes: an observer counts the broadcast without a call per recipient.
+        """
+
 
 class Adapter(Protocol):
     """Rooms and fan-out for one namespace, on this node and, for a cluster, all of them."""

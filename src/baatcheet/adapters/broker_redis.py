@@ -34,6 +34,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from baatcheet.adapters.observer import NO_CLUSTER_OBSERVER, ClusterObserver
 from baatcheet.errors import ClusterUnavailableError
 
 if TYPE_CHECKING:
@@ -114,6 +115,8 @@ class RedisBroker:
         self._dropped = 0
         self._backoff = _BACKOFF_FIRST_S
         self._closing = False
+        self.observer: ClusterObserver = NO_CLUSTER_OBSERVER
+        """Told of each publish round trip and each loss and return of Redis (metrics)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RedisBroker:
@@ -231,6 +234,7 @@ class RedisBroker:
         if not self._available or self._closing:
             return
         self._available = False
+        self.observer.disconnected()
         log.warning(
             "Redis at %s is unreachable (%s): cluster operations fail until it is back;"
             " this node keeps serving its own clients",
@@ -250,6 +254,7 @@ class RedisBroker:
         self._backoff = _BACKOFF_FIRST_S
         if self._ready is not None and not self._ready.done():
             self._ready.set_result(None)
+        self.observer.connected(first=not self._ever_available)
         if not self._ever_available:
             self._ever_available = True
             log.info(
@@ -347,6 +352,24 @@ class RedisBroker:
 
     # -- commands ------------------------------------------------------------------------
 
+    async def ping(self) -> None:
+        """``PING`` Redis: the readiness check of a cluster node.
+
+        Raises:
+            ClusterUnavailableError: Redis is unreachable, or the subscriptions are not
+                in place (at once if that is already known), or it did not answer.
+        """
+        if not self._available:
+            raise ClusterUnavailableError(f"Redis at {self._where()} is unreachable")
+        try:
+            async with asyncio.timeout(self.requests_timeout):
+                await self._client.ping()
+        except _FAILURES as exc:
+            self._lost(exc)
+            raise ClusterUnavailableError(
+                f"Redis at {self._where()} did not answer: {exc}"
+            ) from exc
+
     async def numsub(self, channel: str) -> int:
         """``PUBSUB NUMSUB channel``: how many connections subscribe ``channel``.
 
@@ -399,14 +422,17 @@ class RedisBroker:
                     self._outbox_empty.set()
 
     async def _send(self, batch: list[tuple[str, bytes]]) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         async with asyncio.timeout(self.requests_timeout):
             if len(batch) == 1:
                 await self._client.publish(*batch[0])
-                return
-            async with self._client.pipeline(transaction=False) as pipe:
-                for channel, payload in batch:
-                    pipe.publish(channel, payload)
-                await pipe.execute()
+            else:
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for channel, payload in batch:
+                        pipe.publish(channel, payload)
+                    await pipe.execute()
+        self.observer.published(len(batch), loop.time() - started)
 
     # -- the reader ----------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from baatcheet._types import SocketId
 from baatcheet.chat.codes import ErrorCode, refuse
+from baatcheet.chat.observer import NO_CHAT_OBSERVER, ChatObserver
 from baatcheet.chat.payloads import (
     HistoryFetch,
     MessageSend,
@@ -41,6 +42,7 @@ from baatcheet.errors import (
     AuthError,
     ConflictError,
     ConnectRejected,
+    EventError,
     RateLimitedError,
     StoreError,
     TokenExpiredError,
@@ -85,8 +87,11 @@ _Method = Callable[[_Session, Any], Awaitable[_Answer]]
 class _ChatNamespace:
     """Holds the per-node state of ``/chat``: sessions by user, presence, typing timers."""
 
-    def __init__(self, server: Server, nsp: Namespace, chat: ChatService) -> None:
+    def __init__(
+        self, server: Server, nsp: Namespace, chat: ChatService, observer: ChatObserver
+    ) -> None:
         self._coalesce_writes = server.coalesce_writes
+        self._observer = observer
         self._nsp = nsp
         self._chat = chat
         self._by_user: dict[int, dict[SocketId, _Session]] = {}
@@ -247,7 +252,27 @@ class _ChatNamespace:
                 ) from None
             return {"ok": True, **answer}
 
-        return handle
+        return self._observed(handle) if event == "message:send" else handle
+
+    def _observed(
+        self, handle: Callable[..., Awaitable[_Answer]]
+    ) -> Callable[..., Awaitable[_Answer]]:
+        """``handle``, telling the observer whether each message was accepted or why not."""
+        observer = self._observer
+
+        async def observed(*args: Any) -> _Answer:
+            try:
+                answer = await handle(*args)
+            except EventError as exc:
+                observer.message_refused(exc.code)
+                raise
+            except Exception:
+                observer.message_refused("internal")
+                raise
+            observer.message_accepted()
+            return answer
+
+        return observed
 
     # -- events --------------------------------------------------------------------------
 
@@ -383,9 +408,14 @@ class _ChatNamespace:
         return {"expiresAt": claims.expires_at_ms}
 
 
-def register_chat(server: Server, chat: ChatService) -> None:
-    """Serve the chat protocol on ``/chat`` of ``server``, backed by ``chat``."""
+def register_chat(
+    server: Server, chat: ChatService, observer: ChatObserver = NO_CHAT_OBSERVER
+) -> None:
+    """Serve the chat protocol on ``/chat`` of ``server``, backed by ``chat``.
+
+    ``observer`` is told of every ``message:send`` accepted or refused (metrics).
+    """
     nsp: Namespace = server.of(CHAT_NAMESPACE)
-    handlers = _ChatNamespace(server, nsp, chat)
+    handlers = _ChatNamespace(server, nsp, chat, observer)
     nsp.use(handlers.authenticate)
     nsp.on("connection", handlers.connected)

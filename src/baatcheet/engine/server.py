@@ -22,6 +22,7 @@ from baatcheet.engine.coalesce import WriteCoalescer
 from baatcheet.engine.cors import OriginPolicy
 from baatcheet.engine.deadlines import DeadlineQueue
 from baatcheet.engine.http import HttpRequest, Responder
+from baatcheet.engine.observer import NO_ENGINE_OBSERVER, EngineObserver, HandshakeOutcome
 from baatcheet.engine.session import CloseReason, EngineSession, SessionHandler, TransportName
 from baatcheet.engine.websocket import WebSocketLike
 from baatcheet.proto.engineio import open_packet_data
@@ -71,15 +72,25 @@ class Upgrader:
 
 
 class EngineServer:
-    """Owns every Engine.IO session of this process."""
+    """Owns every Engine.IO session of this process.
+
+    Args:
+        settings: Timeouts, limits and origins.
+        on_connection: Called with each new session; returns its handler.
+        allow_request: Decides whether a handshake may proceed.
+        observer: Told of handshakes, upgrades and closes (metrics).
+    """
 
     def __init__(
         self,
         settings: Settings,
         on_connection: Callable[[EngineSession], SessionHandler],
         allow_request: AllowRequest | None = None,
+        *,
+        observer: EngineObserver = NO_ENGINE_OBSERVER,
     ) -> None:
         self.settings = settings
+        self.observer = observer
         self.sessions: dict[EngineSid, EngineSession] = {}
         self._on_connection = on_connection
         self._allow_request = allow_request
@@ -99,7 +110,9 @@ class EngineServer:
         """Answer a non-upgrade request to the Engine.IO path."""
         origin = request.header(b"origin")
         cors = self._origins.headers(origin, request)
+        sid = request.query.get("sid")
         if cors is None:
+            self._refused(sid, TransportName.POLLING, HandshakeOutcome.FORBIDDEN)
             self._error(responder, EngineErrorCode.FORBIDDEN, [], status=403)
             return
         if request.method == "OPTIONS":
@@ -107,11 +120,12 @@ class EngineServer:
             return
         code = self._verify(request, upgrade=False)
         if code is not None:
+            self._refused(sid, TransportName.POLLING, HandshakeOutcome.BAD_REQUEST)
             self._error(responder, code, cors)
             return
-        sid = request.query.get("sid")
         if sid is None:
             if self.draining:
+                self.observer.handshake(TransportName.POLLING, HandshakeOutcome.DRAINING)
                 responder.respond(503, [*cors, *_TEXT], _SHUTTING_DOWN)
                 return
             self._spawn(self._handshake(request, responder, None, cors))
@@ -134,16 +148,19 @@ class EngineServer:
 
     def handle_upgrade(self, request: HttpRequest, upgrader: Upgrader) -> None:
         """Answer a WebSocket upgrade request to the Engine.IO path."""
+        sid = request.query.get("sid")
         if self._origins.headers(request.header(b"origin"), request) is None:
+            self._refused(sid, TransportName.WEBSOCKET, HandshakeOutcome.FORBIDDEN)
             upgrader.reject(403, _JSON, _error_body(EngineErrorCode.FORBIDDEN))
             return
         code = self._verify(request, upgrade=True)
         if code is not None:
+            self._refused(sid, TransportName.WEBSOCKET, HandshakeOutcome.BAD_REQUEST)
             upgrader.reject(400, _JSON, _error_body(code))
             return
-        sid = request.query.get("sid")
         if sid is None:
             if self.draining:
+                self.observer.handshake(TransportName.WEBSOCKET, HandshakeOutcome.DRAINING)
                 upgrader.reject(503, _TEXT, _SHUTTING_DOWN)
                 return
             self._spawn(self._handshake(request, None, upgrader, []))
@@ -193,6 +210,8 @@ class EngineServer:
                 log.exception("allow_request failed; refusing the connection")
                 allowed = False
             if not allowed:
+                transport = TransportName.POLLING if upgrader is None else TransportName.WEBSOCKET
+                self.observer.handshake(transport, HandshakeOutcome.FORBIDDEN)
                 body = _error_body(EngineErrorCode.FORBIDDEN)
                 if responder is not None:
                     responder.respond(403, [*cors, *_JSON], body)
@@ -202,7 +221,13 @@ class EngineServer:
         sid = EngineSid(secrets.token_urlsafe(15))
         settings = self.settings
         session = EngineSession(
-            sid, request, settings, self._forget, deadlines=self._deadlines, writes=self.writes
+            sid,
+            request,
+            settings,
+            self._forget,
+            deadlines=self._deadlines,
+            writes=self.writes,
+            observer=self.observer,
         )
         if upgrader is not None:
             ws = upgrader.accept(settings.max_payload_bytes)
@@ -213,6 +238,7 @@ class EngineServer:
         else:
             upgrades = [TransportName.WEBSOCKET.value]
         self.sessions[sid] = session
+        self.observer.handshake(session.transport, HandshakeOutcome.ACCEPTED)
         open_data = open_packet_data(
             sid,
             upgrades,
@@ -251,6 +277,11 @@ class EngineServer:
         self.sessions.clear()
 
     # -- helpers -----------------------------------------------------------------------
+
+    def _refused(self, sid: str | None, transport: TransportName, why: HandshakeOutcome) -> None:
+        """Report a refused request if it was a handshake (one that names no session)."""
+        if sid is None:
+            self.observer.handshake(transport, why)
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)

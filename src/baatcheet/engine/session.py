@@ -13,7 +13,7 @@ import logging
 from base64 import b64decode
 from collections.abc import Callable, Iterable
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from baatcheet._types import EngineSid
 from baatcheet.engine.coalesce import WriteCoalescer
@@ -31,6 +31,9 @@ from baatcheet.proto.engineio import (
 )
 from baatcheet.proto.heartbeat import Heartbeat
 from baatcheet.settings import Settings, SlowConsumerPolicy
+
+if TYPE_CHECKING:
+    from baatcheet.engine.observer import EngineObserver
 
 __all__ = ["CloseReason", "EngineSession", "SessionHandler", "TransportName"]
 
@@ -101,6 +104,7 @@ class EngineSession:
         "_heartbeat",
         "_held_post",
         "_high_water",
+        "_observer",
         "_pending_get",
         "_poll_bytes",
         "_poll_queue",
@@ -129,6 +133,7 @@ class EngineSession:
         *,
         deadlines: DeadlineQueue,
         writes: WriteCoalescer,
+        observer: EngineObserver,
     ) -> None:
         self.sid = sid
         self.request = request
@@ -162,6 +167,7 @@ class EngineSession:
         self.deadline = _NEVER
         """When the heartbeat must next be looked at (loop time)."""
         self._upgrade_timer: asyncio.TimerHandle | None = None
+        self._observer = observer
 
     @property
     def transport(self) -> TransportName:
@@ -250,6 +256,7 @@ class EngineSession:
         handler = self.handler
         self.handler = _NULL_HANDLER
         self._closed_callback(self)
+        self._observer.session_closed(self.transport, reason)
         handler.on_close(reason)
 
     # -- sending -----------------------------------------------------------------
@@ -548,6 +555,7 @@ class EngineSession:
             pending.on_abort(None)
             pending.respond(200, _TEXT_HEADERS, b"6")
         self.attach_websocket(ws)
+        self._observer.upgraded()
         queued = self._poll_queue
         self._poll_queue = []
         self._poll_bytes = 0

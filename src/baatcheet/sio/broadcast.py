@@ -7,6 +7,7 @@ reused safely (as with Node's ``BroadcastOperator``).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -106,6 +107,8 @@ class BroadcastOperator:
         expected_clients = 0
         counted_nodes = 0
         nodes: int | None = None
+        nsp = self.nsp
+        sent = time.monotonic()
 
         def check() -> None:
             if nodes == counted_nodes and len(answers) >= expected_clients and not done.done():
@@ -118,6 +121,7 @@ class BroadcastOperator:
             check()
 
         def on_ack(args: list[Any]) -> None:
+            nsp.observer.ack_round_trip(nsp.label, time.monotonic() - sent)
             answers.append(args[0] if len(args) == 1 else args)
             check()
 

@@ -31,6 +31,7 @@ from baatcheet.proto.socketio import Decoder, Packet, PacketType, encode
 from baatcheet.sio._tasks import spawn
 from baatcheet.sio.handshake import Handshake
 from baatcheet.sio.namespace import Namespace
+from baatcheet.sio.observer import ServerObserver
 from baatcheet.sio.socket import Socket
 
 __all__ = ["Client", "ClientLimits", "NamespaceLookup"]
@@ -70,9 +71,11 @@ class Client:
         "_decoder",
         "_limits",
         "_lookup",
+        "_observer",
         "_pending",
         "_refusals",
         "_stamp",
+        "_stopped",
         "_tokens",
         "closed",
         "session",
@@ -80,13 +83,18 @@ class Client:
     )
 
     def __init__(
-        self, session: EngineSession, lookup: NamespaceLookup, limits: ClientLimits
+        self,
+        session: EngineSession,
+        lookup: NamespaceLookup,
+        limits: ClientLimits,
+        observer: ServerObserver,
     ) -> None:
         self.session = session
         self.sockets: dict[str, Socket] = {}
         self.closed = False
         self._lookup = lookup
         self._limits = limits
+        self._observer = observer
         self._decoder = Decoder()
         loop = asyncio.get_running_loop()
         self._connect_timer: asyncio.TimerHandle | None = loop.call_later(
@@ -100,11 +108,14 @@ class Client:
         self._tokens = limits.packet_burst
         self._stamp = loop.time()
         self._refusals = 0
+        self._stopped: asyncio.Future[None] | None = None
+        """Set by :meth:`stop_reading` (shutdown); resolved once no handler is running."""
 
     # -- SessionHandler ------------------------------------------------------------------
 
     def on_message(self, data: str | bytes) -> None:
         """Decode and route one Engine.IO message (or keep it while reading is paused)."""
+        self._observer.packet_in(len(data))
         backlog = self._backlog
         if backlog is not None:
             backlog.append(data)
@@ -185,6 +196,7 @@ class Client:
     async def _admit(self, name: str, auth: dict[str, Any]) -> None:
         namespace = self._lookup(name, auth)
         if namespace is None:
+            self._observer.namespace_refused("(unknown)")
             self._connect_error(name, "Invalid namespace", None)
             return
         await namespace.ensure_ready()
@@ -193,10 +205,12 @@ class Client:
         try:
             socket = await namespace.connect(self, handshake)
         except ConnectRejected as rejection:
+            self._observer.namespace_refused(namespace.label)
             self._connect_error(name, rejection.message, rejection.data)
             return
         except Exception:
             log.exception("middleware of %s failed", name)
+            self._observer.namespace_refused(namespace.label)
             self._connect_error(name, "server error", None)
             return
         if self.closed:
@@ -229,6 +243,9 @@ class Client:
         self._pending -= 1
         if self._backlog is not None and self._pending <= self._limits.max_pending_handlers // 2:
             self._drain_backlog()
+        stopped = self._stopped
+        if stopped is not None and self._pending == 0 and not stopped.done():
+            stopped.set_result(None)
 
     def _drain_backlog(self) -> None:
         """Handle what was read while paused; resume reading once it is all handled."""
@@ -243,8 +260,23 @@ class Client:
                 # Paused again: the rest waits, ahead of anything read since.
                 self._backlog[:0] = backlog[index + 1 :]
                 return
-        if not self.closed:
+        if not self.closed and self._stopped is None:
             self.session.resume_reading()
+
+    def stop_reading(self) -> asyncio.Future[None]:
+        """Read nothing more from this connection; done once its running handlers finish.
+
+        For a graceful shutdown: events already read (those waiting for backpressure to
+        ease included) are still handled, so their acks go out before the connection is
+        closed; anything the client sends later is never read, and its own ack timeout
+        or the disconnect tells it to send again.
+        """
+        if self._stopped is None:
+            self._stopped = asyncio.get_running_loop().create_future()
+            self.session.pause_reading()
+            if self._pending == 0:
+                self._stopped.set_result(None)
+        return self._stopped
 
     def _take_token(self) -> bool:
         """Spend one token of the bucket; False (and maybe a disconnect) when it is empty."""
@@ -287,7 +319,9 @@ class Client:
     def send_packet(self, packet: Packet) -> None:
         """Encode and send one packet to this connection only."""
         if not self.closed:
-            self.session.send_prepared(prepare_message(encode(packet)))
+            message = prepare_message(encode(packet))
+            self.session.send_prepared(message)
+            self._observer.packet_out(len(message.ws))
 
     def close_connection(self) -> None:
         """End the whole connection (``socket.disconnect(close=True)``).

@@ -14,6 +14,7 @@ from baatcheet.adapters.base import Adapter, AdapterFactory, ServerSideReply
 from baatcheet.errors import AckTimeoutError, ConnectRejected
 from baatcheet.sio._tasks import spawn
 from baatcheet.sio.broadcast import BroadcastOperator, BroadcastTargets
+from baatcheet.sio.observer import NO_SERVER_OBSERVER, ServerObserver
 from baatcheet.sio.socket import Socket
 
 if TYPE_CHECKING:
@@ -69,14 +70,31 @@ class _Listeners:
 
 
 class Namespace(BroadcastTargets):
-    """One namespace (``/``, ``/chat``, …): its sockets, middleware, and adapter."""
+    """One namespace (``/``, ``/chat``, …): its sockets, middleware, and adapter.
+
+    Args:
+        name: The namespace's name.
+        adapter_factory: Builds its adapter.
+        listeners: Middleware and handlers (shared by a dynamic namespace's children).
+        observer: Told of sockets joining and leaving, broadcasts and ack round trips.
+        label: How the observer names this namespace; its name by default.
+    """
 
     def __init__(
-        self, name: str, adapter_factory: AdapterFactory, listeners: _Listeners | None = None
+        self,
+        name: str,
+        adapter_factory: AdapterFactory,
+        listeners: _Listeners | None = None,
+        *,
+        observer: ServerObserver = NO_SERVER_OBSERVER,
+        label: str | None = None,
     ) -> None:
         self.name = name
         self.sockets: dict[SocketId, Socket] = {}
         """Sockets connected to this namespace on this node."""
+        self.observer = observer
+        self.label = name if label is None else label
+        """The namespace's name in metrics (a dynamic child's is its family's pattern)."""
         self._listeners = listeners or _Listeners()
         self.adapter: Adapter = adapter_factory(name, self.sockets, self)
         self._ack_id = 0
@@ -154,6 +172,10 @@ class Namespace(BroadcastTargets):
         self._ack_id += 1
         return self._ack_id
 
+    def broadcast_sent(self, fanout: int, size: int) -> None:
+        """Adapter callback: one local fan-out happened; tell the observer, once."""
+        self.observer.broadcast(self.label, fanout, size)
+
     # -- connecting ----------------------------------------------------------------------
 
     async def connect(self, client: Client, handshake: Handshake) -> Socket:
@@ -172,6 +194,7 @@ class Namespace(BroadcastTargets):
         self.sockets[socket.id] = socket
         socket.connected = True
         self.adapter.add_all(socket.id, (Room(socket.id),))
+        self.observer.namespace_connected(self.label)
         return socket
 
     async def run_connection_handlers(self, socket: Socket) -> None:
@@ -184,10 +207,11 @@ class Namespace(BroadcastTargets):
             except Exception:
                 log.exception("connection handler of %s failed", self.name)
 
-    def remove(self, socket: Socket) -> None:
-        """Forget a socket that disconnected."""
+    def remove(self, socket: Socket, reason: str) -> None:
+        """Forget a socket that disconnected for ``reason``."""
         self.adapter.delete_all(socket.id)
         self.sockets.pop(socket.id, None)
+        self.observer.namespace_disconnected(self.label, reason)
 
     def _operator(self) -> BroadcastOperator:
         return BroadcastOperator(self)
@@ -196,11 +220,24 @@ class Namespace(BroadcastTargets):
 class DynamicNamespace:
     """A family of namespaces created on demand when a client asks for a matching name."""
 
-    def __init__(self, matcher: NamespaceMatcher, adapter_factory: AdapterFactory) -> None:
+    def __init__(
+        self,
+        matcher: NamespaceMatcher,
+        adapter_factory: AdapterFactory,
+        *,
+        observer: ServerObserver = NO_SERVER_OBSERVER,
+    ) -> None:
         self.matcher = matcher
         self.children: dict[str, Namespace] = {}
         self._listeners = _Listeners()
         self._adapter_factory = adapter_factory
+        self._observer = observer
+        self.label = (
+            matcher.pattern
+            if isinstance(matcher, re.Pattern)
+            else getattr(matcher, "__name__", "dynamic")
+        )
+        """The children's name in metrics: one label for the family, however many."""
 
     def matches(self, name: str, auth: dict[str, Any]) -> bool:
         """True if a client may create namespace ``name`` from this family."""
@@ -212,7 +249,13 @@ class DynamicNamespace:
         """The namespace ``name``, created with this family's middleware and handlers."""
         namespace = self.children.get(name)
         if namespace is None:
-            namespace = Namespace(name, self._adapter_factory, self._listeners)
+            namespace = Namespace(
+                name,
+                self._adapter_factory,
+                self._listeners,
+                observer=self._observer,
+                label=self.label,
+            )
             self.children[name] = namespace
         return namespace
 

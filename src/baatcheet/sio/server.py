@@ -1,12 +1,9 @@
-"""The Socket.IO server: namespaces over the Engine.IO server, on one listening port."""
+"""The Socket.IO server: namespaces over the Engine.IO server, attached to a listener."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
 import logging
-import ssl
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
@@ -14,19 +11,19 @@ from baatcheet.adapters.adapter_memory import MemoryAdapter
 from baatcheet.adapters.adapter_redis import redis_adapter_factory
 from baatcheet.adapters.base import AdapterFactory
 from baatcheet.adapters.broker_redis import RedisBroker
-from baatcheet.engine.asgi_bridge import AsgiApp, Lifespan
+from baatcheet.engine.asgi_bridge import AsgiApp
 from baatcheet.engine.asgi_entry import AsgiEntry
-from baatcheet.engine.cors import OriginPolicy
-from baatcheet.engine.forwarded import ProxyTrust
-from baatcheet.engine.http_server import HttpConnection, HttpLimits, Router, close_connections
-from baatcheet.engine.raw_websocket import RawWebSocketEndpoint
+from baatcheet.engine.http import HttpRequest, Responder
+from baatcheet.engine.observer import NO_ENGINE_OBSERVER
 from baatcheet.engine.server import AllowRequest, EngineServer
 from baatcheet.engine.session import CloseReason, EngineSession, SessionHandler
-from baatcheet.errors import ConfigurationError
+from baatcheet.listener import NO_LISTENER_OBSERVER, Health, Listener
+from baatcheet.metrics import Metrics
 from baatcheet.settings import Settings
 from baatcheet.sio.broadcast import BroadcastOperator, BroadcastTargets
 from baatcheet.sio.client import Client, ClientLimits
 from baatcheet.sio.namespace import DynamicNamespace, Namespace, NamespaceMatcher
+from baatcheet.sio.observer import NO_SERVER_OBSERVER, ServerObserver
 
 __all__ = ["Server"]
 
@@ -36,16 +33,22 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Server(BroadcastTargets):
-    """A Socket.IO v5 server with its own HTTP/WebSocket listener.
+    """A Socket.IO v5 server, attached to a :class:`~baatcheet.listener.Listener`.
+
+    The server mounts its Engine.IO path, ``/healthz``, ``/readyz`` and (with
+    ``settings.metrics``) ``/metrics`` on the listener, and drives the listener's life
+    from :meth:`start` and :meth:`shutdown`.
 
     Args:
         settings: Every option (port, timeouts, limits, CORS…).
-        app: An ASGI application that answers every HTTP request outside the
-            Socket.IO and plain-WebSocket paths (REST API, static files, metrics).
+        app: An ASGI application that answers every HTTP request outside the paths
+            mounted on the listener (REST API, static files).
         adapter_factory: Builds each namespace's adapter. By default the Redis adapter
             when ``settings.redis_url`` is set (one broker shared by every namespace,
             connected in :meth:`start`), else the in-memory one.
         allow_request: Called with each handshake request; False refuses it (403).
+        listener: The listener to attach to; by default a new one for ``settings`` and
+            ``app`` (pass ``app`` to your own listener instead).
     """
 
     def __init__(
@@ -55,9 +58,22 @@ class Server(BroadcastTargets):
         app: AsgiApp | None = None,
         adapter_factory: AdapterFactory | None = None,
         allow_request: AllowRequest | None = None,
+        listener: Listener | None = None,
     ) -> None:
         self.settings = settings or Settings()
-        self.app = app
+        if listener is not None and app is not None:
+            raise TypeError("give the app to the listener you pass, not to the server")
+        self.metrics: Metrics | None = Metrics() if self.settings.metrics else None
+        """This node's counters (None with ``settings.metrics`` off)."""
+        self._observer: ServerObserver = (
+            self.metrics.server if self.metrics is not None else NO_SERVER_OBSERVER
+        )
+        self.listener = listener or Listener(
+            self.settings,
+            app=app,
+            observer=self.metrics.listener if self.metrics is not None else NO_LISTENER_OBSERVER,
+        )
+        self.app = self.listener.app
         self.broker: RedisBroker | None = None
         """This server's link to the cluster, when the adapter is chosen from settings."""
         if adapter_factory is None:
@@ -66,6 +82,8 @@ class Server(BroadcastTargets):
                 adapter_factory = redis_adapter_factory(self.broker)
             else:
                 adapter_factory = MemoryAdapter
+        if self.broker is not None and self.metrics is not None:
+            self.broker.observer = self.metrics.cluster
         self._adapter_factory = adapter_factory
         self.namespaces: dict[str, Namespace] = {}
         self._dynamic: list[DynamicNamespace] = []
@@ -77,14 +95,21 @@ class Server(BroadcastTargets):
             packet_burst=settings.packet_burst,
             refusals_before_disconnect=settings.packet_refusals_before_disconnect,
         )
-        self.engine = EngineServer(self.settings, self._on_engine_connection, allow_request)
-        self.raw_websocket = RawWebSocketEndpoint(
-            OriginPolicy.from_settings(self.settings), self.settings.max_payload_bytes
+        self.engine = EngineServer(
+            self.settings,
+            self._on_engine_connection,
+            allow_request,
+            observer=self.metrics.engine if self.metrics is not None else NO_ENGINE_OBSERVER,
         )
-        self._listener: asyncio.Server | None = None
-        self._router: Router | None = None
-        self._lifespan: Lifespan | None = None
-        self._app_state: dict[str, object] = {}
+        self.listener.mount_engine(settings.socketio_path, self.engine)
+        self.health = Health(lambda: self.listener.draining, settings.health_timeout_s)
+        """``/healthz`` and ``/readyz``; add a dependency with ``health.add_check``."""
+        self.listener.mount_http("/healthz", self.health.healthz)
+        self.listener.mount_http("/readyz", self.health.readyz)
+        if self.metrics is not None:
+            self.listener.mount_http("/metrics", self._serve_metrics)
+        if self.broker is not None:
+            self.health.add_check("redis", self.broker.ping)
         self._stopped = asyncio.Event()
         self.of("/")
 
@@ -97,10 +122,10 @@ class Server(BroadcastTargets):
                 name = "/" + name
             namespace = self.namespaces.get(name)
             if namespace is None:
-                namespace = Namespace(name, self._adapter_factory)
+                namespace = Namespace(name, self._adapter_factory, observer=self._observer)
                 self.namespaces[name] = namespace
             return namespace
-        family = DynamicNamespace(name, self._adapter_factory)
+        family = DynamicNamespace(name, self._adapter_factory, observer=self._observer)
         self._dynamic.append(family)
         return family
 
@@ -168,81 +193,44 @@ class Server(BroadcastTargets):
         but the same protocol, sessions, rooms and acks. ``fallback`` answers every
         other path.
         """
-        settings = self.settings
         return AsgiEntry(
             self.engine,
-            settings.socketio_path,
-            {settings.ws_path: self.raw_websocket},
+            self.settings.socketio_path,
+            self.listener.websocket_endpoints,
             fallback if fallback is not None else self.app,
         )
 
     # -- engine callback -----------------------------------------------------------------
 
     def _on_engine_connection(self, session: EngineSession) -> SessionHandler:
-        return Client(session, self._lookup, self._client_limits)
+        return Client(session, self._lookup, self._client_limits, self._observer)
+
+    def _serve_metrics(self, request: HttpRequest, responder: Responder) -> None:
+        assert self.metrics is not None  # mounted only with metrics on
+        body, content_type = self.metrics.render(request.header(b"accept"))
+        headers = [(b"content-type", content_type.encode()), (b"cache-control", b"no-store")]
+        responder.respond(200, headers, body)
 
     # -- lifecycle -----------------------------------------------------------------------
 
     @property
     def port(self) -> int:
         """The port actually bound (useful with ``port=0``)."""
-        if self._listener is None or not self._listener.sockets:
-            raise RuntimeError("the server is not listening; call start() first")
-        return int(self._listener.sockets[0].getsockname()[1])
-
-    def _ssl_context(self) -> ssl.SSLContext | None:
-        settings = self.settings
-        if settings.tls_certfile is None and settings.tls_keyfile is None:
-            return None
-        if settings.tls_certfile is None or settings.tls_keyfile is None:
-            raise ConfigurationError("TLS needs both tls_certfile and tls_keyfile")
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(settings.tls_certfile, settings.tls_keyfile)
-        return context
+        return self.listener.port
 
     async def start(self) -> None:
-        """Join the cluster (if any), start the hosted app's lifespan, then listen.
+        """Join the cluster (if any), get the namespaces ready, then start the listener.
 
         Raises:
             ClusterUnavailableError: ``redis_url`` is set and Redis cannot be reached.
         """
-        settings = self.settings
         if self.broker is not None:
             await self.broker.connect()
-        if self.app is not None:
-            self._lifespan = Lifespan(self.app, self._app_state)
-            await self._lifespan.startup()
         for namespace in list(self.namespaces.values()):
             await namespace.ensure_ready()
-        context = self._ssl_context()
-        router = Router(
-            engine=self.engine,
-            engine_path=settings.socketio_path,
-            websocket_endpoints={settings.ws_path: self.raw_websocket},
-            app=self.app,
-            max_body_bytes=max(settings.max_payload_bytes, 1_000_000),
-            limits=HttpLimits.from_settings(settings),
-            proxies=ProxyTrust(settings.forwarded_allow_ips),
-        )
-        router.app_state = self._app_state
-        self._router = router
-        scheme = "https" if context is not None else "http"
-        loop = asyncio.get_running_loop()
-        self._listener = await loop.create_server(
-            lambda: HttpConnection(router, scheme),
-            host=settings.host,
-            port=settings.port,
-            ssl=context,
-            backlog=4096,
-            reuse_address=True,
-        )
-        if settings.tune_gc:
-            # Long-lived start-up objects never need scanning again, and a larger
-            # young-generation threshold means fewer stop-the-world pauses under load.
-            gc.collect()
-            gc.freeze()
-            gc.set_threshold(50_000, 50, 100)
-        log.info("listening on %s://%s:%d", scheme, settings.host, self.port)
+        await self.listener.start()
+        if self.metrics is not None:
+            self.metrics.start()
 
     async def serve(self) -> None:
         """Start, then run until :meth:`shutdown` is called."""
@@ -250,34 +238,47 @@ class Server(BroadcastTargets):
         await self._stopped.wait()
 
     async def shutdown(self, grace: float | None = None) -> None:
-        """Stop accepting, close every connection with a close frame, stop the app.
+        """Drain: finish what clients sent, tell them to reconnect elsewhere, stop.
 
-        Clients see the transport close (reason ``transport close``), so their
-        reconnection logic retries, against this node once it is back or another one.
+        1. ``/readyz`` answers 503 and handshakes are refused (503), so a balancer and
+           reconnecting clients go to another node.
+        2. Nothing more is read from connected clients; handlers already running finish
+           (at most half the grace), so their acks go out.
+        3. Every connection is closed with a CLOSE packet: clients see ``transport
+           close`` and reconnect, to another node or to this one once it is back. Polling
+           clients get the rest of the grace to fetch theirs.
+        4. The listener stops; HTTP requests in flight get what is left of the grace, then
+           whatever is still open is aborted.
+
+        Args:
+            grace: Seconds the whole drain may take (``settings.shutdown_grace_s``).
         """
         wait = self.settings.shutdown_grace_s if grace is None else grace
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
-        # New handshakes are refused at once; the listener stays open until polling
-        # clients between two requests have fetched their CLOSE packet (their next GET
-        # may come on a new TCP connection).
+        self.listener.begin_drain()
         self.engine.draining = True
+        await self._finish_handlers(wait / 2)
         self.engine.close_all(CloseReason.SERVER_SHUTDOWN)
-        await self.engine.farewells_delivered(wait)
-        listener = self._listener
-        if listener is not None:
-            listener.close()
-        if self._router is not None:
-            # Clients answer the close frames within milliseconds; a peer that does not
-            # is cut off when the grace period ends, so shutdown never hangs on it.
-            await close_connections(self._router, max(0.0, deadline - loop.time()))
-        if listener is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(listener.wait_closed(), 1.0)
+        await self.engine.farewells_delivered(max(0.0, deadline - loop.time()))
+        # Clients answer the close frames within milliseconds; a peer that does not is
+        # cut off when the grace period ends, so shutdown never hangs on it.
+        await self.listener.close(max(0.0, deadline - loop.time()))
         for namespace in self._all_namespaces():
             await namespace.adapter.close()
         if self.broker is not None:
             await self.broker.close()
-        if self._lifespan is not None:
-            await self._lifespan.shutdown()
+        if self.metrics is not None:
+            self.metrics.stop()
         self._stopped.set()
+
+    async def _finish_handlers(self, budget: float) -> None:
+        """Stop reading from every client; wait (at most ``budget`` s) for their handlers."""
+        waits = [
+            session.handler.stop_reading()
+            for session in list(self.engine.sessions.values())
+            if isinstance(session.handler, Client)
+        ]
+        running = [wait for wait in waits if not wait.done()]
+        if running:
+            await asyncio.wait(running, timeout=budget)

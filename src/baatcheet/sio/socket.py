@@ -6,6 +6,7 @@ import asyncio
 import inspect
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -137,16 +138,18 @@ class Socket:
         if not self.connected:
             raise SocketClosedError(f"socket {self.id} is disconnected; {event!r} was not sent")
         ack_id = None
+        nsp = self.nsp
         if callback is not None:
-            ack_id = self.nsp.next_ack_id()
-            self._acks[ack_id] = lambda answer: callback(*answer)
-        text = encode_event_text(self.nsp.name, event, args, ack_id)
+            ack_id = nsp.next_ack_id()
+            self._acks[ack_id] = _timed_answer(nsp, callback)
+        text = encode_event_text(nsp.name, event, args, ack_id)
         if text is not None:
             message = prepare_message((text,))
         else:
-            packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args], ack_id)
+            packet = Packet(PacketType.EVENT, nsp.name, [event, *args], ack_id)
             message = prepare_message(encode(packet))
         self.client.session.send_prepared(message)
+        nsp.observer.packet_out(len(message.ws))
 
     # ``timeout`` mirrors Node's API; the deadline covers only the wait for the answer.
     async def emit_with_ack(
@@ -274,7 +277,7 @@ class Socket:
             return
         self._fire("disconnecting", reason)
         self.connected = False
-        self.nsp.remove(self)
+        self.nsp.remove(self, reason)
         # Free the namespace slot on the connection so the client may connect to it again.
         if self.client.sockets.get(self.nsp.name) is self:
             del self.client.sockets[self.nsp.name]
@@ -332,6 +335,17 @@ class _TimedSocket:
 
     async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
         return await self._socket.emit_with_ack(event, *args, timeout=self._seconds)
+
+
+def _timed_answer(nsp: Namespace, callback: Callable[..., Any]) -> Callable[[list[Any]], None]:
+    """Call ``callback(*answer)``, after telling the observer how long the answer took."""
+    sent = time.monotonic()
+
+    def answered(answer: list[Any]) -> None:
+        nsp.observer.ack_round_trip(nsp.label, time.monotonic() - sent)
+        callback(*answer)
+
+    return answered
 
 
 def _ack_args(result: Any) -> list[Any]:

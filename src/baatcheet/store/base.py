@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from baatcheet.store.group_commit import CommitObserver
+
 __all__ = [
     "Appended",
     "Credentials",
@@ -194,6 +196,9 @@ class Store(Protocol):
 
     async def ping(self) -> None:
         """Return if the database answers a trivial query; raise ``StoreError`` if not."""
+
+    def observe_commits(self, observer: CommitObserver) -> None:
+        """Report each group-committed batch (messages, receipts) to ``observer``."""
 
     async def instance_secret(self, name: str) -> str:
         """Return a random secret that stays the same across restarts of this deployment.

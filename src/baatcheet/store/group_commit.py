@@ -9,22 +9,43 @@ each item were written alone, while one background task hands whatever has queue
 but only when the committer is busy: a write that arrives after ``window_s`` without any
 flush is flushed at once, so a quiet server adds no latency, while a busy one pays for
 one commit per window-plus-commit however many writes arrive.
+
+Each flushed batch is reported to a :class:`CommitObserver` (its size, how long the
+commit took, whether it succeeded): the numbers that say whether the window is right.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Final, Generic, Protocol, TypeVar
 
 from baatcheet.errors import StoreError
 
-__all__ = ["GroupCommitter"]
+__all__ = ["NO_COMMIT_OBSERVER", "CommitObserver", "GroupCommitter"]
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 FlushFn = Callable[[Sequence[T]], Awaitable[Sequence[R]]]
+
+
+class CommitObserver(Protocol):
+    """Told of every batch a :class:`GroupCommitter` flushes (on the event loop's thread)."""
+
+    def batch_committed(self, name: str, size: int, seconds: float, ok: bool) -> None:
+        """Committer ``name`` flushed ``size`` items in ``seconds``; ``ok`` if it committed."""
+
+
+class _NoCommitObserver:
+    __slots__ = ()
+
+    def batch_committed(self, name: str, size: int, seconds: float, ok: bool) -> None:
+        del name, size, seconds, ok
+
+
+NO_COMMIT_OBSERVER: Final[CommitObserver] = _NoCommitObserver()
+"""The observer that observes nothing (a committer's default)."""
 
 
 class GroupCommitter(Generic[T, R]):
@@ -36,9 +57,20 @@ class GroupCommitter(Generic[T, R]):
     order, so item order across batches is submission order.
     """
 
-    def __init__(self, flush: FlushFn[T, R], *, window_s: float, max_batch: int = 1000) -> None:
+    def __init__(
+        self,
+        flush: FlushFn[T, R],
+        *,
+        window_s: float,
+        max_batch: int = 1000,
+        name: str = "writes",
+    ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
+        self.name = name
+        """What this committer writes (``messages``, ``receipts``), as the observer sees it."""
+        self.observer: CommitObserver = NO_COMMIT_OBSERVER
+        """Told of each flushed batch; set it to observe (metrics)."""
         self._flush = flush
         self._window_s = window_s
         self._max_batch = max_batch
@@ -89,6 +121,8 @@ class GroupCommitter(Generic[T, R]):
                 return
 
     async def _flush_batch(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         try:
             results = await self._flush([item for item, _ in batch])
         except asyncio.CancelledError:
@@ -96,11 +130,13 @@ class GroupCommitter(Generic[T, R]):
                 future.cancel()
             raise
         except Exception as exc:  # every failure must reach the callers, never kill the loop
+            self.observer.batch_committed(self.name, len(batch), loop.time() - started, False)
             error = exc if isinstance(exc, StoreError) else StoreError(f"write failed: {exc}")
             for _, future in batch:
                 if not future.done():
                     future.set_exception(error)
             return
+        self.observer.batch_committed(self.name, len(batch), loop.time() - started, True)
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)

@@ -49,7 +49,7 @@ from baatcheet.store.base import (
     RoomPage,
     User,
 )
-from baatcheet.store.group_commit import GroupCommitter
+from baatcheet.store.group_commit import CommitObserver, GroupCommitter
 from baatcheet.store.room_listing import joined_page, name_key, public_page
 from baatcheet.store.schema import (
     memberships,
@@ -138,10 +138,10 @@ class SqlStore:
         self._write = write_engine
         self._read = read_engine
         self._committer: GroupCommitter[NewMessage, Appended] = GroupCommitter(
-            self._flush_messages, window_s=group_commit_window_s
+            self._flush_messages, window_s=group_commit_window_s, name="messages"
         )
         self._receipts: GroupCommitter[_ReceiptUpdate, ReceiptOutcome] = GroupCommitter(
-            self._flush_receipts, window_s=group_commit_window_s
+            self._flush_receipts, window_s=group_commit_window_s, name="receipts"
         )
         self._closing = False
         self._closed = False
@@ -182,6 +182,11 @@ class SqlStore:
                 yield conn
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             raise StoreError(f"database unavailable: {exc.__class__.__name__}: {exc}") from exc
+
+    def observe_commits(self, observer: CommitObserver) -> None:
+        """Report every message and receipt batch to ``observer``."""
+        self._committer.observer = observer
+        self._receipts.observer = observer
 
     async def ping(self) -> None:
         """Run ``SELECT 1`` on the read engine."""

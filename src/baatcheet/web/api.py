@@ -1,4 +1,4 @@
-"""The JSON HTTP API under ``/api`` plus ``/healthz`` (docs/reference/chat-events.md, REST).
+"""The JSON HTTP API under ``/api`` (docs/reference/chat-events.md, REST).
 
 Every failure answers ``{"error": {"code", "message"}}`` with a precise status: 400 for a
 body that is not JSON, 413 over the 1 MB body limit, 422 for a schema mismatch, 401 for
@@ -152,7 +152,7 @@ def _session_json(session: Session) -> dict[str, Any]:
 
 
 def api_routes(chat: ChatService) -> list[BaseRoute]:
-    """The REST routes and ``/healthz``, bound to ``chat``."""
+    """The REST routes, bound to ``chat`` (health is the listener's: ``/healthz``, ``/readyz``)."""
 
     def bearer(request: Request) -> User:
         header = request.headers.get("authorization", "")
@@ -220,13 +220,6 @@ def api_routes(chat: ChatService) -> list[BaseRoute]:
         page, cursors = await chat.messages.history(user, fetch)
         return _json(history_json(page, cursors))
 
-    async def healthz(_request: Request) -> Response:
-        try:
-            await chat.store.ping()
-        except StoreError:
-            return _json({"status": "unavailable"}, 503)
-        return _json({"status": "ok"})
-
     return [
         Route("/api/auth/register", _endpoint(register), methods=["POST"]),
         Route("/api/auth/login", _endpoint(login), methods=["POST"]),
@@ -235,7 +228,6 @@ def api_routes(chat: ChatService) -> list[BaseRoute]:
         Route("/api/rooms", _endpoint(list_rooms), methods=["GET"]),
         Route("/api/rooms", _endpoint(create_room), methods=["POST"]),
         Route("/api/rooms/{room_id}/messages", _endpoint(history), methods=["GET"]),
-        Route("/healthz", healthz, methods=["GET"]),
     ]
 
 

@@ -85,11 +85,17 @@ class Node:
     sockets: dict[SocketId, FakeSocket] = field(default_factory=dict)
     server_side: list[list[Any]] = field(default_factory=list)
     answer: Any = None
+    fanouts: list[int] = field(default_factory=list)
+    """What the adapter reported of each local fan-out (``broadcast_sent``)."""
     adapter: Adapter = field(init=False)
     _ack_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
 
     def next_ack_id(self) -> int:
         return next(self._ack_ids)
+
+    def broadcast_sent(self, fanout: int, size: int) -> None:
+        self.fanouts.append(fanout)
+        del size
 
     def on_server_side_emit(self, args: list[Any], reply: ServerSideReply | None) -> None:
         self.server_side.append(args)
@@ -236,6 +242,24 @@ async def test_a_local_broadcast_stays_on_its_node(cluster: tuple[ClusterMaker, 
     assert sockets[0].received == ['2/contract,["here only"]', '2/contract,["everywhere"]']
     for socket in sockets[1:]:
         assert socket.received == ['2/contract,["everywhere"]']
+
+
+async def test_each_node_reports_its_local_fan_out_once_per_broadcast(
+    cluster: tuple[ClusterMaker, int],
+) -> None:
+    nodes = await _all_nodes(cluster)
+    for node in nodes:
+        node.add_socket(f"a-{node.name}", "red")
+        node.add_socket(f"b-{node.name}", "red")
+        node.add_socket(f"c-{node.name}")
+
+    nodes[0].adapter.broadcast(_event("to red"), BroadcastOptions(rooms=frozenset({Room("red")})))
+    await _eventually(lambda: all(node.fanouts for node in nodes))
+    nodes[0].adapter.broadcast(_event("marker"), BroadcastOptions())
+
+    await _eventually(lambda: all(len(node.fanouts) == 2 for node in nodes))
+    for node in nodes:
+        assert node.fanouts == [2, 3]
 
 
 async def test_fetch_sockets_returns_snapshots_from_every_node(

@@ -85,6 +85,9 @@ class Node:
     def next_ack_id(self) -> int:
         return 1
 
+    def broadcast_sent(self, fanout: int, size: int) -> None:
+        del fanout, size
+
     def add_socket(self, sid: str) -> Socket:
         socket = Socket(SocketId(sid), self)
         self.sockets[socket.id] = socket

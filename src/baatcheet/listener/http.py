@@ -1,9 +1,10 @@
-"""The one listening socket: HTTP/1.1 on ``asyncio.Protocol`` with httptools.
+"""One client connection: HTTP/1.1 on ``asyncio.Protocol`` with httptools.
 
-Requests are routed by path: the Socket.IO path goes to the Engine.IO server, the
-plain WebSocket path to its endpoint, and everything else to a hosted ASGI
-application (the REST API, static files, metrics). Parsing uses httptools (the
-parser uvicorn uses); WebSocket frames are handled by
+Requests are routed by path (:class:`~baatcheet.listener.routing.Router`): the
+Socket.IO path goes to the Engine.IO server, WebSocket endpoints and plain HTTP
+endpoints (health, metrics) to their handlers, and everything else to a hosted ASGI
+application (the REST API, static files). Parsing uses httptools (the parser uvicorn
+uses); WebSocket frames are handled by
 :class:`~baatcheet.engine.websocket.WebSocketConnection` after the upgrade, on the
 same protocol object, so an upgraded connection costs no extra objects.
 
@@ -27,10 +28,8 @@ Limits and timeouts, as Node's ``http`` server has them (see :class:`HttpLimits`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import IntEnum
 from typing import Final
 
@@ -38,14 +37,13 @@ import httptools
 from websockets.datastructures import Headers
 from websockets.http11 import Request
 
-from baatcheet.engine.asgi_bridge import AsgiApp, run_asgi_request
-from baatcheet.engine.forwarded import ProxyTrust
+from baatcheet.engine.asgi_bridge import run_asgi_request
 from baatcheet.engine.http import HttpRequest, status_line
-from baatcheet.engine.server import EngineServer, Upgrader
+from baatcheet.engine.server import Upgrader
 from baatcheet.engine.websocket import WebSocketConnection
-from baatcheet.settings import Settings
+from baatcheet.listener.routing import Router
 
-__all__ = ["HttpConnection", "HttpLimits", "Router", "close_connections"]
+__all__ = ["HttpConnection"]
 
 log = logging.getLogger(__name__)
 
@@ -58,146 +56,9 @@ _HEADER_SEPARATORS: Final = len(b": \r\n")
 _REQUEST_LINE_SEPARATORS: Final = len(b"  HTTP/1.1")
 """Bytes a request line has besides its method and URL (its CRLF is not counted)."""
 
-UpgradeHandler = Callable[[HttpRequest, Upgrader], None]
-
-
-async def close_connections(router: Router, grace: float) -> None:
-    """Close idle HTTP connections, give the rest ``grace`` seconds, then abort them."""
-    for connection in list(router.connections):
-        if connection.idle and connection.transport is not None:
-            connection.transport.close()
-    if router.connections:
-        router.all_closed = asyncio.Event()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(router.all_closed.wait(), grace)
-    for connection in list(router.connections):
-        if connection.transport is not None:
-            connection.transport.abort()
-    router.stop_sweeping()
-    await asyncio.sleep(0)
-
-
-@dataclass(frozen=True, slots=True)
-class HttpLimits:
-    """How much, and how long, a client may take to send a request.
-
-    Each field is the :class:`~baatcheet.settings.Settings` option of the same name with
-    the ``http_`` prefix, where its default and meaning are documented.
-    """
-
-    max_request_line_bytes: int
-    """Method, URL and version; a longer request line is answered 414."""
-    max_header_bytes: int
-    """Header lines (name, value and separators); a larger block is answered 431."""
-    headers_timeout_s: float
-    """From a request's first byte (the connection's opening, for its first request)
-    until its headers are complete; 408 when it passes."""
-    request_timeout_s: float
-    """From the same start until the whole request, body included, has arrived; 408."""
-    keep_alive_timeout_s: float
-    """How long a connection may sit idle between requests (or before its first byte)."""
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> HttpLimits:
-        """The limits ``settings`` asks for."""
-        return cls(
-            max_request_line_bytes=settings.http_max_request_line_bytes,
-            max_header_bytes=settings.http_max_header_bytes,
-            headers_timeout_s=settings.http_headers_timeout_s,
-            request_timeout_s=settings.http_request_timeout_s,
-            keep_alive_timeout_s=settings.http_keep_alive_timeout_s,
-        )
-
-    @property
-    def head_bytes(self) -> int:
-        """Raw bytes a request head may take: request line and header block with their CRLFs.
-
-        httptools keeps a header to itself until its line ends, so this cap on what is
-        fed to it while a head is incomplete is what bounds one endless header.
-        """
-        return self.max_request_line_bytes + self.max_header_bytes + 4
-
-    @property
-    def sweep_interval_s(self) -> float:
-        """How often deadlines are checked: a quarter of the shortest timeout, at most 1 s.
-
-        A deadline is thus enforced at most a quarter late (Node checks every 30 s).
-        """
-        shortest = min(self.headers_timeout_s, self.request_timeout_s, self.keep_alive_timeout_s)
-        return min(1.0, shortest / 4)
-
 
 def _now() -> float:
     return asyncio.get_running_loop().time()
-
-
-class Router:
-    """Decides who answers a request, by path, and enforces the HTTP timeouts."""
-
-    def __init__(
-        self,
-        engine: EngineServer,
-        engine_path: str,
-        websocket_endpoints: dict[str, UpgradeHandler],
-        app: AsgiApp | None,
-        max_body_bytes: int,
-        *,
-        limits: HttpLimits,
-        proxies: ProxyTrust | None = None,
-    ) -> None:
-        self.engine = engine
-        self.engine_paths = frozenset({engine_path.rstrip("/") + "/", engine_path.rstrip("/")})
-        self.websocket_endpoints = websocket_endpoints
-        self.app = app
-        self.max_body_bytes = max_body_bytes
-        self.limits = limits
-        self.proxies = proxies or ProxyTrust(())
-        """Proxies trusted to name the real client (``forwarded_allow_ips``)."""
-        self.head_bytes = limits.head_bytes
-        self.app_state: dict[str, object] = {}
-        self.tasks: set[asyncio.Task[None]] = set()
-        """Hosted-app requests in flight (held so they are not garbage-collected)."""
-        self.connections: set[HttpConnection] = set()
-        """Open client connections, so shutdown can close them all."""
-        self.timed: set[HttpConnection] = set()
-        """Connections still speaking HTTP: the ones whose deadlines the sweep checks."""
-        self.all_closed: asyncio.Event | None = None
-        """Set when the last connection goes, while shutdown waits for that."""
-        self._sweep: asyncio.TimerHandle | None = None
-
-    def watch(self, connection: HttpConnection) -> None:
-        """A new connection: add it, and its deadline, to the sweep."""
-        self.connections.add(connection)
-        self.timed.add(connection)
-        if self._sweep is None:
-            self._arm()
-
-    def forget(self, connection: HttpConnection) -> None:
-        """A connection is gone."""
-        self.connections.discard(connection)
-        self.timed.discard(connection)
-        if not self.connections and self.all_closed is not None:
-            self.all_closed.set()
-
-    def _arm(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._sweep = loop.call_later(self.limits.sweep_interval_s, self._sweep_once)
-
-    def _sweep_once(self) -> None:
-        self._sweep = None
-        now = _now()
-        # Collected first: expiring a connection may close it, and a close must not
-        # change the set while it is being walked.
-        for connection in [c for c in self.timed if c.deadline <= now]:
-            connection.expire(now)
-        if self.timed:
-            self._arm()
-
-    def stop_sweeping(self) -> None:
-        """Cancel the sweep (shutdown); the next connection would start it again."""
-        if self._sweep is not None:
-            self._sweep.cancel()
-            self._sweep = None
 
 
 class _Phase(IntEnum):
@@ -328,6 +189,7 @@ class HttpConnection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         """The transport's write buffer is full: answer no more pipelined requests."""
+        self._router.observer.write_paused()
         if self.ws is None:
             self._writing_paused = True
 
@@ -517,8 +379,9 @@ class HttpConnection(asyncio.Protocol):
             self._responder = responder
             self._busy = True
             if request.method == "!TOO_LARGE":
-                if request.path in self._router.engine_paths:
-                    self._router.engine.refuse_oversized(request, responder)
+                engine = self._router.engine
+                if engine is not None and request.path in self._router.engine_paths:
+                    engine.refuse_oversized(request, responder)
                 else:
                     responder.respond(413, _TEXT, b"request body too large")
                 continue
@@ -526,11 +389,17 @@ class HttpConnection(asyncio.Protocol):
 
     def _dispatch(self, request: HttpRequest, responder: _Responder) -> None:
         router = self._router
-        if request.path in router.engine_paths:
+        engine = router.engine
+        handler = (
+            engine.handle_http
+            if engine is not None and request.path in router.engine_paths
+            else router.http_endpoints.get(request.path)
+        )
+        if handler is not None:
             try:
-                router.engine.handle_http(request, responder)
+                handler(request, responder)
             except Exception:
-                log.exception("engine failed on %s %s", request.method, request.path)
+                log.exception("failed to answer %s %s", request.method, request.path)
                 responder.respond(500, _TEXT, b"internal server error")
             return
         if router.app is not None:
@@ -571,7 +440,7 @@ class HttpConnection(asyncio.Protocol):
             accept=lambda max_size: self._accept_websocket(request, max_size, rest),
             reject=self._reject_upgrade,
         )
-        if request.path in router.engine_paths:
+        if router.engine is not None and request.path in router.engine_paths:
             router.engine.handle_upgrade(request, upgrader)
             return
         endpoint = router.websocket_endpoints.get(request.path)

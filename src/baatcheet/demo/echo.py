@@ -1,8 +1,9 @@
-"""The plain WebSocket endpoint (``/ws``) for clients that use ``new WebSocket(...)``.
+"""The plain WebSocket echo (``/ws``) for clients that use ``new WebSocket(...)``.
 
-It behaves like the curriculum's first ``ws`` server: a welcome message on connect
-and an echo receipt for every message, so the browser-side lifecycle events
-(``onopen``, ``onmessage``, ``onclose``) can be tried without Socket.IO.
+Demo code: it behaves like the curriculum's first ``ws`` server, a welcome message on
+connect and an echo receipt for every message, so the browser-side lifecycle events
+(``onopen``, ``onmessage``, ``onclose``) can be tried without Socket.IO. ``baatcheet
+serve`` mounts it at ``ws_path`` (:func:`mount_echo`); a bare server does not have it.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 from baatcheet.engine.cors import OriginPolicy
 from baatcheet.engine.http import HttpRequest
 from baatcheet.engine.server import Upgrader
+from baatcheet.sio import Server
 
-__all__ = ["WELCOME", "RawWebSocketEndpoint", "receipt_for"]
+__all__ = ["WELCOME", "RawWebSocketEndpoint", "mount_echo", "receipt_for"]
 
 WELCOME = "Welcome! Aap server se jud gaye hain."
 
@@ -50,3 +52,13 @@ class RawWebSocketEndpoint:
         ws.on_message = on_message
         ws.on_close = on_close
         ws.send_text(WELCOME)
+
+
+def mount_echo(server: Server) -> RawWebSocketEndpoint:
+    """Serve the echo at ``server.settings.ws_path`` under the server's origin policy."""
+    settings = server.settings
+    endpoint = RawWebSocketEndpoint(
+        OriginPolicy.from_settings(settings), settings.max_payload_bytes
+    )
+    server.listener.mount_websocket(settings.ws_path, endpoint)
+    return endpoint
