@@ -224,6 +224,14 @@ class Settings(BaseSettings):
     )
     max_message_length: int = Field(4000, gt=0, description="Longest chat message, in characters.")
     typing_expiry_ms: int = Field(5000, gt=0, description="A typing indicator lasts this long.")
+    presence_ttl_s: float = Field(
+        30.0,
+        gt=0,
+        description=(
+            "With redis_url: users of a node that stops without saying goodbye are shown"
+            " offline within this many seconds (each node heartbeats every third of it)."
+        ),
+    )
     sqlite_synchronous: SqliteSynchronous = Field(
         SqliteSynchronous.FULL,
         description=(

@@ -4,23 +4,32 @@ Event names, payloads and ack shapes are fixed by docs/reference/chat-events.md.
 handler answers its ack with ``{"ok": true, ...}`` or, through ``EventError``, with
 ``{"ok": false, "error": {code, message}}`` to that client only.
 
+Cluster: nothing here is true of this node only. Membership changes are server-side
+``sockets_join`` / ``sockets_leave`` on the per-user room ``user:<id>`` (every socket of a
+user is in it), which the adapter carries to every node; presence is a port
+(:mod:`~baatcheet.chat.presence`) shared by the nodes; every event goes out through the
+namespace broadcast. A socket's membership fast path reads the socket's own rooms, which
+a join made on another node updates too; what a socket cannot know that way (a room's
+kind) it asks the store once, and a room's kind never changes.
+
 Ordering: the sio layer starts handler tasks in packet order. ``message:send`` takes its
 place in the commit order before its first ``await`` when the socket is already in a
-group room (the common case), and otherwise — a room it is not in yet, or a direct room,
-where a block must be checked first — under a per-socket lock, so one client's messages
-are stored and broadcast in the order it sent them.
+group room it knows (the common case), and otherwise — a room it is not in yet, a room
+it was put in from elsewhere, or a direct room, where a block must be checked first —
+under a per-socket lock, so one client's messages are stored and broadcast in the order
+it sent them. A socket's presence ``disconnect`` waits for its own ``connect``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from baatcheet._types import SocketId
 from baatcheet.chat.codes import ErrorCode, refuse
 from baatcheet.chat.observer import NO_CHAT_OBSERVER, ChatObserver
 from baatcheet.chat.payloads import (
@@ -34,12 +43,14 @@ from baatcheet.chat.payloads import (
     UserRef,
     parse,
 )
+from baatcheet.chat.presence import PresenceChange
 from baatcheet.chat.receipts import ReceiptState
 from baatcheet.chat.service import ChatService
 from baatcheet.chat.shapes import history_json, message_json, room_json, user_json
 from baatcheet.chat.typing import TypingTracker
 from baatcheet.errors import (
     AuthError,
+    ClusterUnavailableError,
     ConflictError,
     ConnectRejected,
     EventError,
@@ -59,8 +70,12 @@ CHAT_NAMESPACE = "/chat"
 _Answer = dict[str, Any]
 
 
+_ROOM_PREFIX = "room:"
+_GROUP_KINDS = frozenset((RoomKind.PUBLIC, RoomKind.PRIVATE))
+
+
 def _room_key(room_id: int) -> str:
-    return f"room:{room_id}"
+    return f"{_ROOM_PREFIX}{room_id}"
 
 
 def _user_key(user_id: int) -> str:
@@ -69,14 +84,19 @@ def _user_key(user_id: int) -> str:
 
 @dataclass(eq=False)
 class _Session:
-    """What the namespace remembers about one connected socket (never sent anywhere)."""
+    """What the namespace remembers about one connected socket (never sent anywhere).
+
+    Which rooms the socket is in is not here: that is ``socket.rooms``, which a
+    ``sockets_join`` from any node updates.
+    """
 
     socket: Socket
     user: User
     expires_at_ms: int
-    rooms: set[int] = field(default_factory=set)
-    direct: set[int] = field(default_factory=set)
-    """The direct rooms among ``rooms``: posting there checks blocks first."""
+    kinds: dict[int, RoomKind] = field(default_factory=dict)
+    """Kinds of the rooms this socket has met; posting in a direct room checks blocks."""
+    entered: asyncio.Task[None] | None = None
+    """Counting this socket in presence; its disconnect waits for it."""
     expiry: asyncio.TimerHandle | None = None
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -85,7 +105,10 @@ _Method = Callable[[_Session, Any], Awaitable[_Answer]]
 
 
 class _ChatNamespace:
-    """Holds the per-node state of ``/chat``: sessions by user, presence, typing timers."""
+    """The ``/chat`` handlers of this node: sessions of its sockets, and typing timers.
+
+    Also the presence port's listener (:class:`~baatcheet.chat.presence.PresenceListener`).
+    """
 
     def __init__(
         self, server: Server, nsp: Namespace, chat: ChatService, observer: ChatObserver
@@ -94,7 +117,8 @@ class _ChatNamespace:
         self._observer = observer
         self._nsp = nsp
         self._chat = chat
-        self._by_user: dict[int, dict[SocketId, _Session]] = {}
+        self._presence_started: asyncio.Future[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self._typing = TypingTracker(chat.settings.typing_expiry_ms / 1000, self._typing_changed)
         chat.rooms.on_created(self._room_created)
         self._methods: dict[str, _Method] = {
@@ -139,27 +163,51 @@ class _ChatNamespace:
         socket.data["rooms"] = [[room_id, kind.value] for room_id, kind in kinds.items()]
 
     def connected(self, socket: Socket) -> None:
-        """Connection handler: register events first (synchronously), then enter rooms."""
+        """Connection handler: register events first (synchronously), join the user's
+        room and rooms, then count the socket in presence (in the background)."""
         user = User(socket.data["user"]["id"], socket.data["user"]["username"])
         session = _Session(socket, user, socket.data["expiresAt"])
         for event, method in self._methods.items():
             socket.on(event, self._handler(session, event, method))
         socket.on("disconnect", lambda _reason: self._disconnected(session))
-        self._by_user.setdefault(user.id, {})[socket.id] = session
-        socket.join(_user_key(user.id))
-        for room_id, kind in socket.data.pop("rooms", []):
-            self._enter(session, room_id, RoomKind(kind))
+        rooms = socket.data.pop("rooms", [])
+        session.kinds.update((room_id, RoomKind(kind)) for room_id, kind in rooms)
+        socket.join([_user_key(user.id), *(_room_key(room_id) for room_id, _ in rooms)])
         self._schedule_expiry(session)
+        session.entered = self._spawn(self._count_in(session, [room_id for room_id, _ in rooms]))
+
+    async def _count_in(self, session: _Session, rooms: list[int]) -> None:
+        await self._start_presence()
+        self._announce(await self._chat.presence.connect(session.user, rooms))
 
     def _disconnected(self, session: _Session) -> None:
         if session.expiry is not None:
             session.expiry.cancel()
-        sessions = self._by_user.get(session.user.id, {})
-        sessions.pop(session.socket.id, None)
-        if not sessions:
-            self._by_user.pop(session.user.id, None)
-        for room_id in list(session.rooms):
-            self._exit(session, room_id)
+        self._spawn(self._count_out(session))
+
+    async def _count_out(self, session: _Session) -> None:
+        if session.entered is not None:
+            with contextlib.suppress(Exception):  # logged by its own task
+                await session.entered
+        self._announce(await self._chat.presence.disconnect(session.user))
+
+    async def _start_presence(self) -> None:
+        """Start the presence port once, when this node first serves the chat (so what it
+        reports in the background can be broadcast)."""
+        if self._presence_started is None:
+            self._presence_started = asyncio.ensure_future(self._chat.presence.start(self))
+        await asyncio.shield(self._presence_started)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("presence update on /chat failed", exc_info=exc)
 
     def _schedule_expiry(self, session: _Session) -> None:
         if session.expiry is not None:
@@ -174,63 +222,86 @@ class _ChatNamespace:
 
     # -- rooms, presence, typing ---------------------------------------------------------
 
-    def _sessions_of(self, user_id: int) -> list[_Session]:
-        return list(self._by_user.get(user_id, {}).values())
+    async def _enter(self, user: User, room: Room) -> None:
+        """Put every socket of ``user``, on every node, in the room; announce the user
+        online there if they are connected and were not shown yet."""
+        self._nsp.in_(_user_key(user.id)).sockets_join(_room_key(room.id))
+        self._announce(await self._chat.presence.join(room.id, user))
 
-    def _enter(self, session: _Session, room_id: int, kind: RoomKind) -> None:
-        """Put the socket in the room's broadcast group; announce the user if new here."""
-        if room_id in session.rooms:
-            return
-        session.rooms.add(room_id)
-        if kind is RoomKind.DIRECT:
-            session.direct.add(room_id)
-        session.socket.join(_room_key(room_id))
-        if self._chat.presence.enter(room_id, session.user):
-            session.socket.to(_room_key(room_id)).emit(
-                "presence", {"roomId": room_id, "user": user_json(session.user), "online": True}
+    async def _exit(self, user: User, room_id: int) -> None:
+        """Take every socket of ``user``, on every node, out of the room; announce them
+        offline there if they were shown."""
+        self._nsp.in_(_user_key(user.id)).sockets_leave(_room_key(room_id))
+        self._typing.stop(room_id, user)
+        self._announce(await self._chat.presence.leave(room_id, user))
+
+    def _announce(self, changes: list[PresenceChange]) -> None:
+        """Tell each room (every node; not the user's own sockets) who came and went."""
+        for change in changes:
+            if not change.online:
+                self._typing.stop(change.room_id, change.user)
+            self._nsp.to(_room_key(change.room_id)).except_(_user_key(change.user.id)).emit(
+                "presence",
+                {"roomId": change.room_id, "user": user_json(change.user), "online": change.online},
             )
 
-    def _exit(self, session: _Session, room_id: int) -> None:
-        """Take the socket out of the room; announce the user gone with their last socket."""
-        if room_id not in session.rooms:
-            return
-        session.rooms.discard(room_id)
-        session.direct.discard(room_id)
-        if session.socket.connected:
-            session.socket.leave(_room_key(room_id))
-        if self._chat.presence.exit(room_id, session.user):
-            self._typing.stop(room_id, session.user)
-            self._nsp.to(_room_key(room_id)).emit(
-                "presence", {"roomId": room_id, "user": user_json(session.user), "online": False}
-            )
+    def presence_changed(self, changes: list[PresenceChange]) -> None:
+        """Presence listener: transitions found in the background (a dead node swept)."""
+        self._announce(changes)
+
+    def local_rooms(self) -> Mapping[int, frozenset[int]]:
+        """Presence listener: the rooms of this node's sockets, by user id."""
+        found: dict[int, set[int]] = {}
+        for socket in list(self._nsp.sockets.values()):
+            user = socket.data.get("user")
+            if user is None:
+                continue
+            rooms = found.setdefault(user["id"], set())
+            for name in socket.rooms:
+                if name.startswith(_ROOM_PREFIX):
+                    rooms.add(int(name[len(_ROOM_PREFIX) :]))
+        return {user_id: frozenset(rooms) for user_id, rooms in found.items()}
 
     def _typing_changed(self, room_id: int, user: User, typing: bool) -> None:
         self._nsp.to(_room_key(room_id)).except_(_user_key(user.id)).emit(
             "typing", {"roomId": room_id, "user": user_json(user), "typing": typing}
         )
 
-    async def _require_member(self, session: _Session, room_id: int) -> None:
-        """Fast path: the socket is in the room; else ask the store (precise refusal)."""
-        if room_id not in session.rooms:
-            room = await self._chat.rooms.require_member(session.user, room_id)
-            self._enter(session, room.id, room.kind)
+    async def _require_member(self, session: _Session, room_id: int) -> RoomKind:
+        """The room's kind, if the user is a member.
+
+        Fast path: the socket is in the room (put there by any node) and knows its kind.
+        Else the store decides (with a precise refusal); a member's socket that is not in
+        the room yet (it connected while the room was being made) joins it here.
+        """
+        kind = session.kinds.get(room_id)
+        key = _room_key(room_id)
+        if kind is not None and key in session.socket.rooms:
+            return kind
+        room = await self._chat.rooms.require_member(session.user, room_id)
+        session.kinds[room.id] = room.kind
+        if key not in session.socket.rooms:
+            session.socket.join(key)
+            self._announce(await self._chat.presence.join(room.id, session.user))
+        return room.kind
 
     async def _require_writable(self, session: _Session, room_id: int) -> None:
         """Membership, and for a direct room no block between its two users (asked of the
         store every time, so a block set on another node counts at once)."""
-        await self._require_member(session, room_id)
-        if room_id in session.direct:
+        if await self._require_member(session, room_id) is RoomKind.DIRECT:
             await self._chat.rooms.require_unblocked(session.user, room_id)
 
-    def _room_created(self, room: Room, actor: User) -> None:
-        """Put the members' local sockets in a new room and tell the others it exists."""
+    async def _room_created(self, room: Room, actor: User) -> None:
+        """Put the members in a new room (or back in a direct one) on every node and tell
+        the others; a new public room is announced to everyone for their directory."""
         members = list(room.members or ())
         for member in members:
-            for session in self._sessions_of(member.id):
-                self._enter(session, room.id, room.kind)
+            await self._enter(member, room)
         others = [_user_key(member.id) for member in members if member.id != actor.id]
         if others:
             self._nsp.to(others).emit("room:updated", room_json(room))
+        if room.kind is RoomKind.PUBLIC:
+            self._nsp.emit("room:created", room_json(replace(room, members=None)))
 
     # -- event plumbing ------------------------------------------------------------------
 
@@ -291,22 +362,23 @@ class _ChatNamespace:
     async def _room_join(self, session: _Session, payload: Any) -> _Answer:
         request = parse(RoomRef, payload)
         room = await self._chat.rooms.join(session.user, request.roomId)
-        for own in self._sessions_of(session.user.id):
-            self._enter(own, room.id, room.kind)
+        session.kinds[room.id] = room.kind
+        await self._enter(session.user, room)
         return {"room": room_json(room)}
 
     async def _room_leave(self, session: _Session, payload: Any) -> _Answer:
         request = parse(RoomRef, payload)
         await self._chat.rooms.leave(session.user, request.roomId)
-        for own in self._sessions_of(session.user.id):
-            self._exit(own, request.roomId)
+        await self._exit(session.user, request.roomId)
         return {}
 
     async def _dm_open(self, session: _Session, payload: Any) -> _Answer:
         request = parse(UserRef, payload)
         room = await self._chat.rooms.open_direct(session.user, request.username)
-        for own in self._sessions_of(session.user.id):
-            self._enter(own, room.id, room.kind)
+        session.kinds[room.id] = room.kind
+        # A new or reopened room was entered by its announcement; this covers the
+        # opener's sockets of an existing one (idempotent).
+        await self._enter(session.user, room)
         return {"room": room_json(room)}
 
     async def _user_block(self, session: _Session, payload: Any) -> _Answer:
@@ -326,8 +398,8 @@ class _ChatNamespace:
         pending: Awaitable[Appended]
         room_id = request.roomId
         if (
-            room_id in session.rooms
-            and room_id not in session.direct
+            session.kinds.get(room_id) in _GROUP_KINDS
+            and _room_key(room_id) in session.socket.rooms
             and not session.send_lock.locked()
         ):
             pending = self._chat.store.append_message(new)
@@ -389,9 +461,15 @@ class _ChatNamespace:
 
     async def _presence_list(self, session: _Session, payload: Any) -> _Answer:
         request = parse(RoomRef, payload)
-        if request.roomId not in session.rooms:
+        if _room_key(request.roomId) not in session.socket.rooms:
             await self._chat.rooms.require_readable(session.user, request.roomId)
-        return {"users": [user_json(user) for user in self._chat.presence.online(request.roomId)]}
+        try:
+            users = await self._chat.presence.online(request.roomId)
+        except ClusterUnavailableError:
+            raise refuse(
+                ErrorCode.UNAVAILABLE, "presence is unavailable right now; retry later"
+            ) from None
+        return {"users": [user_json(user) for user in users]}
 
     async def _auth_refresh(self, session: _Session, payload: Any) -> _Answer:
         request = parse(RefreshSocket, payload)

@@ -30,7 +30,7 @@ import base64
 import binascii
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import orjson
 
@@ -43,8 +43,8 @@ from baatcheet.store import Room, RoomKey, RoomKind, Store, User
 
 __all__ = ["RoomCreated", "Rooms"]
 
-RoomCreated = Callable[[Room, User], None]
-"""Called with a room (members included) that has new members, and the user who made it so."""
+RoomCreated = Callable[[Room, User], Awaitable[None]]
+"""Awaited with a room (members included) that has new members, and the user who made it so."""
 
 _CURSOR_VERSION = 1
 _HOUR_S = 3600.0
@@ -69,17 +69,17 @@ class Rooms:
         self._created: list[RoomCreated] = []
 
     def on_created(self, listener: RoomCreated) -> None:
-        """Call ``listener`` after each room is created or gets members back, whether by
-        socket or REST.
+        """Await ``listener`` after each room is created or gets members back, whether by
+        socket or REST, before the caller gets its answer.
 
-        This is how the socket layer puts the members' live sockets in a room without
-        this module knowing about sockets.
+        This is how the socket layer puts the members' live sockets in a room (on every
+        node) without this module knowing about sockets.
         """
         self._created.append(listener)
 
-    def _announce(self, room: Room, actor: User) -> None:
+    async def _announce(self, room: Room, actor: User) -> None:
         for listener in self._created:
-            listener(room, actor)
+            await listener(room, actor)
 
     # -- listing -------------------------------------------------------------------------
 
@@ -123,7 +123,7 @@ class Rooms:
             )
         member_ids = [creator.id, *(uid for uid in named if uid not in blockers)]
         room = await self._store.create_room(name, kind, member_ids)
-        self._announce(room, creator)
+        await self._announce(room, creator)
         return room
 
     async def join(self, user: User, room_id: int) -> Room:
@@ -159,7 +159,7 @@ class Rooms:
         if missing:
             room = await self._with_members(room.id)
         if created or missing:
-            self._announce(room, user)
+            await self._announce(room, user)
         return room
 
     # -- checks --------------------------------------------------------------------------

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from baatcheet.chat.accounts import Accounts
 from baatcheet.chat.messages import Messages
 from baatcheet.chat.presence import Presence
+from baatcheet.chat.presence_memory import MemoryPresence
+from baatcheet.chat.presence_redis import RedisPresence
 from baatcheet.chat.receipts import Receipts
 from baatcheet.chat.rooms import Rooms
 from baatcheet.settings import Settings
@@ -20,7 +22,8 @@ class ChatService:
     """The store plus every use case on top of it.
 
     Create with :meth:`open` (or :meth:`build` around a store you opened) and
-    :meth:`close` when the server stops.
+    :meth:`close` when the server stops. Presence is shared through Redis when
+    ``settings.redis_url`` joins a cluster, else kept in this process.
     """
 
     settings: Settings
@@ -52,10 +55,20 @@ class ChatService:
             rooms=rooms,
             messages=Messages(store, rooms, settings),
             receipts=Receipts(store),
-            presence=Presence(),
+            presence=_presence(settings),
         )
 
     async def close(self) -> None:
-        """Flush pending writes, close the database, stop the password-hashing threads."""
-        await self.store.close()
-        self.accounts.passwords.close()
+        """Stop presence (this node's users go offline), flush pending writes, close the
+        database, stop the password-hashing threads."""
+        try:
+            await self.presence.close()
+        finally:
+            await self.store.close()
+            self.accounts.passwords.close()
+
+
+def _presence(settings: Settings) -> Presence:
+    if settings.redis_url:
+        return RedisPresence.from_settings(settings)
+    return MemoryPresence()
