@@ -55,7 +55,7 @@ class ServerProcess:
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        """Start the server and return once ``/healthz`` answers 200."""
+        """Start the server and return once ``/readyz`` answers 200 (database reachable)."""
         if self._process is not None:
             raise RuntimeError("the server is already running; stop() it first")
         env = {
@@ -79,7 +79,7 @@ class ServerProcess:
                 self._process = None
                 raise ServerStartError(f"baatcheet serve exited early:\n{self.log()}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
+                if httpx.get(f"{self.url}/readyz", timeout=1.0).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
@@ -89,18 +89,23 @@ class ServerProcess:
             f"baatcheet serve was not healthy after {_START_TIMEOUT_S:.0f} s:\n{self.log()}"
         )
 
-    def stop(self) -> None:
-        """Stop the server the way an operator would (SIGTERM), killing it if it hangs."""
+    def stop(self) -> int | None:
+        """Stop the server the way an operator would (SIGTERM), killing it if it hangs.
+
+        Returns:
+            The exit code (negative: killed by that signal), or None if it was not running.
+        """
         process, self._process = self._process, None
         if process is None:
-            return
+            return None
         process.send_signal(signal.SIGTERM)
         try:
-            process.wait(timeout=_STOP_TIMEOUT_S)
+            code = process.wait(timeout=_STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             process.kill()
-            process.wait()
+            code = process.wait()
         self._close_log()
+        return code
 
     def restart(self) -> None:
         """Stop, then start again on the same port with the same database."""

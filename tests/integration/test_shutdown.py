@@ -58,3 +58,30 @@ async def test_shutdown_lets_a_request_in_flight_finish_within_the_grace_period(
 
         assert (await request).text == "finished"
         assert 2 <= time.monotonic() - started < 6
+
+
+async def test_a_handler_running_at_shutdown_finishes_and_its_ack_arrives_before_the_close(
+    js: JsDriver,
+) -> None:
+    server = Server(Settings(port=free_port(), shutdown_grace_s=10))
+    started = asyncio.Event()
+
+    async def on_save(socket: Socket, text: str) -> str:
+        del socket
+        started.set()
+        await asyncio.sleep(0.5)  # a commit in flight when SIGTERM comes
+        return f"saved {text}"
+
+    server.on("connection", lambda socket: socket.on("save", lambda text: on_save(socket, text)))
+    await server.start()
+    client = await js.connect(f"http://127.0.0.1:{server.port}", transports=["websocket"])
+    await client.wait("connect")
+    acked = asyncio.ensure_future(client.emit_with_ack("save", "m1"))
+    await asyncio.wait_for(started.wait(), 5)
+
+    await server.shutdown()
+
+    assert await acked == ["saved m1"]
+    assert (await client.wait("disconnect"))["reason"] == "transport close"
+    kinds = [report["kind"] for report in client.history if report["kind"] in ("ack", "disconnect")]
+    assert kinds == ["ack", "disconnect"]
