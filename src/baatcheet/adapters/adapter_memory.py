@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sized
 from typing import Any
 
 from baatcheet._types import Room, SocketId
@@ -88,11 +88,12 @@ class MemoryAdapter:
 
     # -- selection -----------------------------------------------------------------------
 
-    def _selected(self, opts: BroadcastOptions) -> Iterator[Recipient]:
+    def _selected(self, opts: BroadcastOptions) -> Iterable[Recipient]:
         """The recipients chosen by ``opts``, each once.
 
         Delivery never changes membership synchronously (slow consumers are closed on
-        the next loop iteration), so iterating the live indexes is safe.
+        the next loop iteration), so iterating the live indexes is safe. Every socket of
+        the namespace comes as the live mapping's values, whose size is known.
         """
         recipients = self._recipients
         excluded: set[SocketId] = set()
@@ -101,7 +102,7 @@ class MemoryAdapter:
         if not opts.rooms:
             if excluded:
                 return (r for sid, r in recipients.items() if sid not in excluded)
-            return iter(recipients.values())
+            return recipients.values()
         if len(opts.rooms) == 1:
             (room,) = opts.rooms
             members = self._members(room)
@@ -121,9 +122,17 @@ class MemoryAdapter:
     def broadcast(self, packet: Packet, opts: BroadcastOptions) -> None:
         message = prepare_message(encode(packet))
         volatile = opts.volatile
-        fanout = 0
-        for fanout, recipient in enumerate(self._selected(opts), 1):  # noqa: B007
-            recipient.deliver(message, volatile)
+        selected = self._selected(opts)
+        if isinstance(selected, Sized):
+            # Every socket, the largest fan-out: its size is known, so the loop stays a
+            # bare loop with nothing counted per recipient.
+            for recipient in selected:
+                recipient.deliver(message, volatile)
+            fanout = len(selected)
+        else:
+            fanout = 0
+            for fanout, recipient in enumerate(selected, 1):  # noqa: B007
+                recipient.deliver(message, volatile)
         self._host.broadcast_sent(fanout, len(message.ws))
 
     def broadcast_with_ack(
