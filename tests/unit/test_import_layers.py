@@ -20,6 +20,19 @@ LEAVES = frozenset({"errors", "_types", "settings"})
 _TOP = frozenset({"web", "app", "cli", "demo"})
 """The composition root and what only it wires (the web layer, the demo code)."""
 
+_PARTS = frozenset(
+    path.stem
+    for path in PACKAGE.iterdir()
+    if (path.suffix == ".py" and path.stem != "__init__") or any(path.glob("*.py"))
+)
+"""Every top-level part of ``baatcheet``: modules and packages (``chat`` has no ``__init__``)."""
+
+
+def _all_but(*allowed: str) -> frozenset[str]:
+    """Every part except ``allowed``: for layers defined by what they may use."""
+    return _PARTS - LEAVES - frozenset(allowed)
+
+
 FORBIDDEN: dict[str, frozenset[str]] = {
     "proto": _TOP | {"engine", "listener", "sio", "adapters", "store", "chat", "metrics"},
     "engine": _TOP | {"listener", "sio", "adapters", "store", "chat", "metrics"},
@@ -30,13 +43,17 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "chat": _TOP | {"engine", "listener", "metrics"},
     "metrics": _TOP | {"proto", "engine", "listener", "sio", "adapters", "store", "chat"},
     "demo": frozenset({"web", "app", "cli", "chat", "store"}),
+    "client": _all_but("client", "proto"),
+    "testing": _all_but("testing", "sio", "engine", "client", "proto"),
 }
 """For each layer, the top-level parts of ``baatcheet`` it must never import.
 
 ``metrics`` imports no other layer: its observers fit each layer's observer protocol by
 their shape, and the server hands them down. ``listener`` sits between ``sio`` and
 ``engine``: the server attaches to a listener, which routes the Engine.IO path to the
-engine.
+engine. ``client`` (the Socket.IO client) stands on the protocol core alone; ``testing``
+(the in-memory test client and the pytest plugin) joins it to the server's ``sio`` and
+``engine``.
 """
 
 
@@ -105,6 +122,18 @@ def test_proto_imports_only_the_shared_leaves_from_baatcheet() -> None:
         if (part := _part(module)) is not None and part not in LEAVES | {"proto"}
     ]
     assert outside == []
+
+
+@pytest.mark.parametrize(("tool", "users"), [("client", {"testing"}), ("testing", set())])
+def test_the_server_never_imports_the_client_or_the_testing_kit(tool: str, users: set[str]) -> None:
+    importers = sorted(
+        f"{path.relative_to(PACKAGE.parent)}:{lineno}"
+        for path in PACKAGE.rglob("*.py")
+        if _part(_module_name(path)) not in {tool, *users}
+        for lineno, module in _imports(path)
+        if _part(module) == tool
+    )
+    assert importers == [], f"only {users or 'nothing'} may import baatcheet.{tool}"
 
 
 def test_adapters_reach_engine_only_for_framing_and_nothing_else() -> None:
