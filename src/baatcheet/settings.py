@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["Settings", "SlowConsumerPolicy", "SqliteSynchronous"]
+__all__ = ["RedisSubscription", "Settings", "SlowConsumerPolicy", "SqliteSynchronous"]
 
 
 class SlowConsumerPolicy(StrEnum):
@@ -36,6 +36,22 @@ class SqliteSynchronous(StrEnum):
     NORMAL = "normal"
     """WAL with fsync at checkpoints only: survives process crashes and restarts; an OS
     crash or power cut may lose the last commits. Markedly less CPU per commit."""
+
+
+class RedisSubscription(StrEnum):
+    """Which broadcast channels a cluster node subscribes (see docs/how-to/cluster.md)."""
+
+    CLASSIC = "classic"
+    """PSUBSCRIBE every broadcast channel, as Node's adapter does: each node receives every
+    broadcast of the cluster. The default."""
+    DYNAMIC = "dynamic"
+    """The namespace channel, plus a room's channel only while a local socket is in it:
+    a node receives only the broadcasts it can deliver. Broadcasts to one socket id go to
+    the namespace channel. Put every Python node of the cluster in it: a socket id's own
+    channel, where other modes, Node servers and emitters publish, is not subscribed."""
+    DYNAMIC_PRIVATE = "dynamic-private"
+    """As ``dynamic``, and each local socket's own id channel too (one subscription per
+    connection), so Node servers and emitters can reach socket ids on this node."""
 
 
 class Settings(BaseSettings):
@@ -180,6 +196,15 @@ class Settings(BaseSettings):
         description=(
             "How long a cluster request (fetch_sockets, all_rooms, server-side acks) waits"
             " for the other nodes (Node's requestsTimeout)."
+        ),
+    )
+    redis_subscription: RedisSubscription = Field(
+        RedisSubscription.CLASSIC,
+        description=(
+            "Which broadcasts a cluster node receives from Redis. classic: all of them (as"
+            " Node's adapter). dynamic: only those for rooms it has members in, plus"
+            " whole-namespace, multi-room and socket-id ones. dynamic-private: dynamic, with"
+            " one channel per local socket id. Use the same value on every Python node."
         ),
     )
     jwt_secret: str = Field(

@@ -31,6 +31,24 @@ While Redis is unreachable, local delivery goes on, messages for other nodes are
 and cluster questions (including ``server_side_emit``, whose only audience is other nodes)
 raise :class:`~baatcheet.errors.ClusterUnavailableError` at once; requests in flight fail
 the same way.
+
+Which broadcasts a node receives depends on the broker's ``subscription`` mode
+(:class:`~baatcheet.settings.RedisSubscription`):
+
+* ``classic`` (Node's adapter): PSUBSCRIBE ``P#<nsp>#*``, so every broadcast of the cluster
+  reaches every node, which drops those for rooms it has no member in.
+* ``dynamic`` (Node's sharded adapter has the same idea): SUBSCRIBE ``P#<nsp>#``, and
+  ``P#<nsp>#<room>#`` only while a local socket is in ``room`` (subscribed when the room
+  gets its first local member, unsubscribed when it loses its last). Socket id rooms get no
+  channel: a broadcast to exactly one room that looks like a socket id (20 characters, as
+  Node decides) is published on ``P#<nsp>#`` instead, which every node reads.
+* ``dynamic-private``: as ``dynamic``, plus one channel per local socket id, which every
+  single-room broadcast uses, as in ``classic``: Node servers and emitters publish there.
+
+A publisher's channel choice is compatible with Node's subscribers in every mode, since they
+PSUBSCRIBE everything. In both dynamic modes a room's broadcasts from other nodes reach this
+node from the moment Redis applied the SUBSCRIBE, about one round trip after the room got
+its first local member (in ``classic``, from the join itself).
 """
 
 from __future__ import annotations
@@ -85,10 +103,14 @@ from baatcheet.adapters.cluster_messages import (
 )
 from baatcheet.errors import AckTimeoutError, ClusterMessageError, ClusterUnavailableError
 from baatcheet.proto.socketio import Packet, PacketType
+from baatcheet.settings import RedisSubscription
 
 __all__ = ["RedisAdapter", "redis_adapter_factory"]
 
 log = logging.getLogger(__name__)
+
+_SOCKET_ID_LENGTH = 20
+"""Length of a socket id, Baatcheet's or Node's: a room this long is taken for one."""
 
 
 def redis_adapter_factory(broker: RedisBroker) -> AdapterFactory:
@@ -148,6 +170,10 @@ class RedisAdapter:
         self._local = MemoryAdapter(namespace, recipients, host)
         self._requests: dict[str, _Pending] = {}
         self._acked: dict[str, _AckedBroadcast] = {}
+        self._dynamic = broker.subscription is not RedisSubscription.CLASSIC
+        self._private = broker.subscription is RedisSubscription.DYNAMIC_PRIVATE
+        self._followed: set[Room] = set()
+        """Rooms whose channel is subscribed (dynamic modes)."""
 
     def __repr__(self) -> str:
         return f"<RedisAdapter {self.namespace} uid={self.uid}>"
@@ -155,21 +181,24 @@ class RedisAdapter:
     # -- lifecycle -----------------------------------------------------------------------
 
     async def init(self) -> None:
-        """Subscribe the namespace's broadcast pattern and request/response channels.
+        """Subscribe the request/response channels and the broadcast pattern or channel.
 
         Starts the broker if nobody did (it then joins the cluster in the background).
         """
         channels = self.channels
         self._broker.watch(self._on_cluster_lost)
         self._broker.start()
-        await self._broker.subscribe(
-            channels={
-                channels.request: self._on_request,
-                channels.response: self._on_response,
-                channels.specific_response(self.uid): self._on_response,
-            },
-            patterns={channels.broadcast_pattern: self._on_broadcast},
-        )
+        fixed = {
+            channels.request: self._on_request,
+            channels.response: self._on_response,
+            channels.specific_response(self.uid): self._on_response,
+        }
+        if self._dynamic:
+            await self._broker.subscribe(channels={**fixed, channels.broadcast: self._on_broadcast})
+        else:
+            await self._broker.subscribe(
+                channels=fixed, patterns={channels.broadcast_pattern: self._on_broadcast}
+            )
 
     async def close(self) -> None:
         """Unsubscribe; requests still waiting fail with ClusterUnavailableError."""
@@ -180,25 +209,59 @@ class RedisAdapter:
                 acked.expiry.cancel()
         self._acked.clear()
         channels = self.channels
-        await self._broker.unsubscribe(
-            channels=[
-                channels.request,
-                channels.response,
-                channels.specific_response(self.uid),
-            ],
-            patterns=[channels.broadcast_pattern],
-        )
+        for room in self._followed:
+            self._broker.unsubscribe_nowait(channels.room(room))
+        self._followed.clear()
+        fixed = [channels.request, channels.response, channels.specific_response(self.uid)]
+        if self._dynamic:
+            await self._broker.unsubscribe(channels=[*fixed, channels.broadcast])
+        else:
+            await self._broker.unsubscribe(channels=fixed, patterns=[channels.broadcast_pattern])
 
     # -- membership (local) ----------------------------------------------------------------
 
     def add_all(self, sid: SocketId, rooms: Iterable[Room]) -> None:
+        if not self._dynamic:
+            self._local.add_all(sid, rooms)
+            return
+        rooms = tuple(rooms)
         self._local.add_all(sid, rooms)
+        self._follow_members(rooms)
 
     def delete(self, sid: SocketId, room: Room) -> None:
         self._local.delete(sid, room)
+        if self._dynamic:
+            self._follow_members((room,))
 
     def delete_all(self, sid: SocketId) -> None:
+        if not self._dynamic:
+            self._local.delete_all(sid)
+            return
+        rooms = (*self._local.sids.get(sid, ()), Room(sid))
         self._local.delete_all(sid)
+        self._follow_members(rooms, leaving=Room(sid))
+
+    def _follow_members(self, rooms: Iterable[Room], leaving: Room | None = None) -> None:
+        """Subscribe the channel of each of ``rooms`` that has a local member, unsubscribe
+        the others (dynamic modes).
+
+        Args:
+            rooms: Rooms whose membership just changed.
+            leaving: A socket that is disconnecting, still among the recipients.
+        """
+        members = self._local.rooms
+        for room in rooms:
+            wanted = room in members or (
+                self._private and room != leaving and SocketId(room) in self._recipients
+            )
+            if wanted == (room in self._followed):
+                continue
+            if wanted:
+                self._followed.add(room)
+                self._broker.subscribe_nowait(self.channels.room(room), self._on_broadcast)
+            else:
+                self._followed.discard(room)
+                self._broker.unsubscribe_nowait(self.channels.room(room))
 
     def socket_rooms(self, sid: SocketId) -> set[Room]:
         return self._local.socket_rooms(sid)
@@ -211,7 +274,16 @@ class RedisAdapter:
             return
         payload = encode_broadcast(BroadcastMessage(self.uid, packet.data, opts, self.namespace))
         self._local.broadcast(packet, opts)
-        self._broker.publish(self.channels.for_broadcast(opts.rooms), payload)
+        self._broker.publish(self._channel_for(opts.rooms), payload)
+
+    def _channel_for(self, rooms: frozenset[Room]) -> str:
+        """Where a broadcast to ``rooms`` is published: Node's choice, except that in
+        ``dynamic`` mode a socket id goes to the namespace channel (it has no channel)."""
+        if self._dynamic and not self._private and len(rooms) == 1:
+            (room,) = rooms
+            if len(room) == _SOCKET_ID_LENGTH:
+                return self.channels.broadcast
+        return self.channels.for_broadcast(rooms)
 
     def broadcast_with_ack(
         self,

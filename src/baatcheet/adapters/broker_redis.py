@@ -17,12 +17,21 @@ cluster requests fail at once with :class:`~baatcheet.errors.ClusterUnavailableE
 watchers registered with :meth:`watch` are told so they can fail requests in flight. The
 reader reconnects with exponential backoff and resubscribes every channel and pattern; the
 outage and the recovery are logged once each.
+
+Channels that come and go: adapters in a dynamic subscription mode subscribe a room's
+channel while the room has local members. :meth:`RedisBroker.subscribe_nowait` and
+:meth:`RedisBroker.unsubscribe_nowait` only record the wish, synchronously; the writer task
+tells Redis before it sends anything published after the wish, in one SUBSCRIBE and one
+UNSUBSCRIBE per batch of changes, and a channel subscribed and unsubscribed within one batch
+costs Redis nothing. Messages published before Redis applied a SUBSCRIBE are not delivered
+(pub/sub keeps nothing); :meth:`RedisBroker.settled` waits until it has.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import random
 from collections.abc import Callable, Iterable, Mapping
@@ -36,6 +45,7 @@ from redis.exceptions import RedisError
 
 from baatcheet.adapters.observer import NO_CLUSTER_OBSERVER, ClusterObserver
 from baatcheet.errors import ClusterUnavailableError
+from baatcheet.settings import RedisSubscription
 
 if TYPE_CHECKING:
     from baatcheet.settings import Settings
@@ -55,6 +65,9 @@ _BACKOFF_MAX_S = 5.0
 _OUTBOX_LIMIT = 100_000
 """Messages waiting for the writer beyond which new ones are dropped (Redis too slow)."""
 
+_SUBSCRIBE_CHUNK = 1000
+"""Channels named by one SUBSCRIBE or UNSUBSCRIBE command."""
+
 _FAILURES = (RedisError, OSError, TimeoutError)
 
 
@@ -72,6 +85,8 @@ class RedisBroker:
             ``requestsTimeout``), and for any single Redis command.
         health_interval: Seconds of silence on the subscription after which it is
             PINGed; no answer within another interval counts as a lost connection.
+        subscription: Which broadcast channels this node's adapters subscribe. The
+            adapters read it; the broker itself treats every channel alike.
     """
 
     def __init__(
@@ -81,10 +96,16 @@ class RedisBroker:
         prefix: str = "socket.io",
         requests_timeout: float = 5.0,
         health_interval: float = 1.0,
+        subscription: RedisSubscription = RedisSubscription.CLASSIC,
     ) -> None:
         self.url = url
         self.prefix = prefix
         self.requests_timeout = requests_timeout
+        self.subscription = subscription
+        self.messages_received = 0
+        """Messages the subscription connection delivered, on every channel and pattern."""
+        self.bytes_received = 0
+        """Payload bytes of those messages (channel names and framing not counted)."""
         self._health_interval = health_interval
         self._client: Redis = Redis.from_url(
             url,
@@ -96,6 +117,14 @@ class RedisBroker:
         )
         self._channels: dict[str, MessageHandler] = {}
         self._patterns: dict[str, MessageHandler] = {}
+        self._nowait: dict[str, MessageHandler] = {}
+        """Channels of :meth:`subscribe_nowait`, with their handlers."""
+        self._nowait_sent: set[str] = set()
+        """Those Redis was told to subscribe on the current connection."""
+        self._nowait_changed = False
+        self._nowait_lock = asyncio.Lock()
+        self._barriers: dict[bytes, asyncio.Future[None]] = {}
+        self._barrier_ids = itertools.count()
         self._confirmations: dict[tuple[bytes, str], asyncio.Future[None]] = {}
         self._watchers: list[Callable[[], None]] = []
         self._subscriber: AbstractConnection | None = None
@@ -131,6 +160,7 @@ class RedisBroker:
             settings.redis_url,
             prefix=settings.redis_prefix,
             requests_timeout=settings.redis_requests_timeout_ms / 1000,
+            subscription=settings.redis_subscription,
         )
 
     def __repr__(self) -> str:
@@ -205,6 +235,7 @@ class RedisBroker:
             await self._subscriber.disconnect(nowait=True)
             self._subscriber = None
         self._confirmations.clear()
+        self._release_barriers()
         await self._client.aclose()
 
     def _where(self) -> str:
@@ -231,6 +262,7 @@ class RedisBroker:
         self._set_unavailable(reason)
 
     def _set_unavailable(self, reason: BaseException) -> None:
+        self._release_barriers()  # their PINGs will not be answered on this connection
         if not self._available or self._closing:
             return
         self._available = False
@@ -252,6 +284,8 @@ class RedisBroker:
             return
         self._available = True
         self._backoff = _BACKOFF_FIRST_S
+        if self._nowait_changed:
+            self._outbox_ready.set()  # changes made while resubscribing: the writer sends them
         if self._ready is not None and not self._ready.done():
             self._ready.set_result(None)
         self.observer.connected(first=not self._ever_available)
@@ -266,7 +300,7 @@ class RedisBroker:
             "Redis at %s is reachable again: %d channels and %d patterns resubscribed,"
             " %d messages were not published during the outage",
             self._where(),
-            len(self._channels),
+            len(self._channels) + len(self._nowait),
             len(self._patterns),
             dropped,
         )
@@ -350,6 +384,82 @@ class RedisBroker:
         if self._confirmations.get((kind, name)) is future:
             del self._confirmations[(kind, name)]
 
+    # -- channels that come and go ---------------------------------------------------------
+
+    def subscribe_nowait(self, channel: str, handler: MessageHandler) -> None:
+        """Deliver messages of ``channel`` to ``handler`` once Redis has the subscription.
+
+        Returns at once: the writer task sends the SUBSCRIBE before anything published
+        after this call. Messages published before Redis applied it are never delivered.
+
+        Raises:
+            ValueError: ``channel`` already has a handler from this method.
+        """
+        if channel in self._nowait:
+            raise ValueError(f"channel {channel!r} is already subscribed")
+        self._nowait[channel] = handler
+        self._nowait_touched()
+
+    def unsubscribe_nowait(self, channel: str) -> None:
+        """Stop delivering ``channel`` (from :meth:`subscribe_nowait`) at once.
+
+        Redis is told by the writer task, as for :meth:`subscribe_nowait`.
+        """
+        if self._nowait.pop(channel, None) is not None:
+            self._nowait_touched()
+
+    async def settled(self) -> None:
+        """Return once Redis applied every :meth:`subscribe_nowait` and unsubscribe so far.
+
+        Returns at once while Redis is unreachable: the reader subscribes every channel
+        when it reconnects, and the broker is not :attr:`available` until then.
+        """
+        connection = self._subscriber
+        if not self._available or connection is None or not connection.is_connected:
+            return
+        token = b"settled-%d" % next(self._barrier_ids)
+        barrier: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._barriers[token] = barrier
+        try:
+            async with asyncio.timeout(self.requests_timeout):
+                await self._send_nowait_changes(connection)
+                # Redis answers one connection's commands in order: the PING's answer comes
+                # after every SUBSCRIBE and UNSUBSCRIBE sent before it took effect.
+                await connection.send_command("PING", token, check_health=False)
+                await barrier
+        except _FAILURES as exc:
+            self._lost(exc)
+        finally:
+            del self._barriers[token]
+
+    def _release_barriers(self) -> None:
+        for barrier in self._barriers.values():
+            if not barrier.done():
+                barrier.set_result(None)
+
+    def _nowait_touched(self) -> None:
+        self._nowait_changed = True
+        self._outbox_ready.set()
+
+    async def _send_nowait_changes(self, connection: AbstractConnection) -> None:
+        """SUBSCRIBE what was asked for since the last call, UNSUBSCRIBE what was given up.
+
+        Under a lock, so the commands reach Redis in the order the changes were counted.
+        While resubscribing, nothing: :meth:`_set_available` wakes the writer afterwards.
+        """
+        async with self._nowait_lock:
+            if not (self._available and self._nowait_changed and connection.is_connected):
+                return  # a lost connection is resubscribed whole by the reader
+            self._nowait_changed = False
+            wanted = self._nowait.keys() - self._channels.keys()  # a fixed channel stays
+            added = sorted(wanted - self._nowait_sent)
+            removed = sorted(self._nowait_sent - wanted)
+            self._nowait_sent = set(wanted)
+            for chunk in _chunks(added):
+                await connection.send_command("SUBSCRIBE", *chunk, check_health=False)
+            for chunk in _chunks(removed):
+                await connection.send_command("UNSUBSCRIBE", *chunk, check_health=False)
+
     # -- commands ------------------------------------------------------------------------
 
     async def ping(self) -> None:
@@ -410,6 +520,14 @@ class RedisBroker:
         while True:
             await self._outbox_ready.wait()
             self._outbox_ready.clear()
+            connection = self._subscriber
+            if self._nowait_changed and connection is not None:
+                # Before the batch: a node that joined a room and then published hears
+                # the answers to what it published.
+                try:
+                    await self._send_nowait_changes(connection)
+                except _FAILURES as exc:
+                    self._lost(exc)
             batch, self._outbox = self._outbox, []
             try:
                 if batch:
@@ -463,12 +581,20 @@ class RedisBroker:
     async def _resubscribe(self, connection: AbstractConnection) -> None:
         """Subscribe everything; the broker is available once Redis confirmed it all."""
         self._resubscribing = True
-        self._awaited = {(b"subscribe", name) for name in self._channels}
-        self._awaited |= {(b"psubscribe", name) for name in self._patterns}
-        if self._channels:
-            await connection.send_command("SUBSCRIBE", *self._channels, check_health=False)
-        if self._patterns:
-            await connection.send_command("PSUBSCRIBE", *self._patterns, check_health=False)
+        # The lock lets a change the writer is sending finish first; changes made after
+        # this snapshot are sent by the writer once the broker is available.
+        async with self._nowait_lock:
+            nowait = self._nowait.keys() - self._channels.keys()
+            self._nowait_sent = set(nowait)
+            self._nowait_changed = False
+            self._awaited = {(b"subscribe", name) for name in (*self._channels, *nowait)}
+            self._awaited |= {(b"psubscribe", name) for name in self._patterns}
+            if self._channels:
+                await connection.send_command("SUBSCRIBE", *self._channels, check_health=False)
+            for chunk in _chunks(sorted(nowait)):
+                await connection.send_command("SUBSCRIBE", *chunk, check_health=False)
+            if self._patterns:
+                await connection.send_command("PSUBSCRIBE", *self._patterns, check_health=False)
         if not self._awaited:
             self._resubscribing = False
             self._set_available()
@@ -491,17 +617,29 @@ class RedisBroker:
             self._dispatch(response)
 
     def _dispatch(self, response: Any) -> None:
+        if isinstance(response, bytes) and response in self._barriers:
+            # A PING's answer once the connection has no subscription left.
+            barrier = self._barriers[response]
+            if not barrier.done():
+                barrier.set_result(None)
+            return
         if not isinstance(response, list) or not response or not isinstance(response[0], bytes):
             log.warning("unexpected reply on the Redis subscription: %.200r", response)
             return
         kind = response[0]
         if kind == b"message" and len(response) == 3:
-            self._deliver(self._channels, response[1], response[1], response[2])
+            name = _text(response[1])
+            handler = self._channels.get(name) or self._nowait.get(name)
+            self._deliver(handler, name, response[2])
         elif kind == b"pmessage" and len(response) == 4:
-            self._deliver(self._patterns, response[1], response[2], response[3])
+            self._deliver(self._patterns.get(_text(response[1])), response[2], response[3])
         elif kind in (b"subscribe", b"psubscribe", b"unsubscribe", b"punsubscribe"):
             self._confirmed(kind, _text(response[1]))
-        elif kind != b"pong":
+        elif kind == b"pong":
+            waiting = self._barriers.get(response[1]) if len(response) > 1 else None
+            if waiting is not None and not waiting.done():
+                waiting.set_result(None)
+        else:
             log.warning("unexpected reply on the Redis subscription: %.200r", response)
 
     def _confirmed(self, kind: bytes, name: str) -> None:
@@ -514,16 +652,22 @@ class RedisBroker:
                 self._resubscribing = False
                 self._set_available()
 
-    def _deliver(
-        self, handlers: Mapping[str, MessageHandler], key: Any, channel: Any, payload: Any
-    ) -> None:
-        handler = handlers.get(_text(key))
-        if handler is None or not isinstance(payload, bytes):
+    def _deliver(self, handler: MessageHandler | None, channel: Any, payload: Any) -> None:
+        if not isinstance(payload, bytes):
+            return
+        self.messages_received += 1
+        self.bytes_received += len(payload)
+        if handler is None:
             return  # unsubscribed meanwhile
         try:
             handler(_text(channel), payload)
         except Exception:
             log.exception("handler of Redis channel %r failed", _text(channel))
+
+
+def _chunks(names: list[str]) -> Iterable[list[str]]:
+    for start in range(0, len(names), _SUBSCRIBE_CHUNK):
+        yield names[start : start + _SUBSCRIBE_CHUNK]
 
 
 def _text(value: Any) -> str:

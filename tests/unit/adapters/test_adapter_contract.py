@@ -3,8 +3,8 @@
 Each node is an adapter with its own local sockets (recipients that record what they are
 sent). The in-memory adapter is a cluster of exactly one node; cluster adapters run the
 same tests with several, so every operation is checked across nodes as well. The Redis
-kind builds each node on its own broker (as separate processes would have) on the test
-session's real redis-server, under a channel prefix of its own.
+kinds build each node on its own broker (as separate processes would have) on the test
+session's real redis-server, under a channel prefix of its own, once per subscription mode.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from baatcheet.adapters.base import (
 from baatcheet.adapters.broker_redis import RedisBroker
 from baatcheet.engine.frames import PreparedMessage
 from baatcheet.proto.socketio import Packet, PacketType
+from baatcheet.settings import RedisSubscription
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -88,6 +89,8 @@ class Node:
     fanouts: list[int] = field(default_factory=list)
     """What the adapter reported of each local fan-out (``broadcast_sent``)."""
     adapter: Adapter = field(init=False)
+    settle: Settler = field(init=False)
+    """Waits until the node hears the broadcasts of every room it has members in."""
     _ack_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
 
     def next_ack_id(self) -> int:
@@ -111,8 +114,9 @@ class Node:
 
 ClusterMaker = Callable[[int], Awaitable[list[Node]]]
 Closer = Callable[[], Awaitable[None]]
-NodeFactory = Callable[[pytest.FixtureRequest], Awaitable[tuple[AdapterFactory, Closer]]]
-"""Builds what one node needs (its adapter factory) and how to release it."""
+Settler = Callable[[], Awaitable[None]]
+NodeFactory = Callable[[pytest.FixtureRequest], Awaitable[tuple[AdapterFactory, Closer, Settler]]]
+"""Builds what one node needs (its adapter factory), how to release it, how to settle it."""
 
 
 @dataclass
@@ -123,30 +127,41 @@ class AdapterKind:
     max_nodes: int
 
 
-async def _memory_node(request: pytest.FixtureRequest) -> tuple[AdapterFactory, Closer]:
+async def _nothing() -> None:
+    return None
+
+
+async def _memory_node(
+    request: pytest.FixtureRequest,
+) -> tuple[AdapterFactory, Closer, Settler]:
     del request
-
-    async def nothing() -> None:
-        return None
-
-    return MemoryAdapter, nothing
+    return MemoryAdapter, _nothing, _nothing
 
 
 _REDIS_PREFIXES: dict[str, str] = {}
 
 
-async def _redis_node(request: pytest.FixtureRequest) -> tuple[AdapterFactory, Closer]:
-    """A node with a broker of its own; the nodes of one test share a channel prefix."""
-    url = request.getfixturevalue("redis_url")
-    prefix = _REDIS_PREFIXES.setdefault(request.node.nodeid, f"contract-{secrets.token_hex(4)}")
-    broker = RedisBroker(url, prefix=prefix, requests_timeout=3.0)
-    await broker.connect()
-    return redis_adapter_factory(broker), broker.close
+def _redis_node(subscription: RedisSubscription) -> NodeFactory:
+    async def open_node(
+        request: pytest.FixtureRequest,
+    ) -> tuple[AdapterFactory, Closer, Settler]:
+        """A node with a broker of its own; the nodes of one test share a channel prefix."""
+        url = request.getfixturevalue("redis_url")
+        prefix = _REDIS_PREFIXES.setdefault(request.node.nodeid, f"contract-{secrets.token_hex(4)}")
+        broker = RedisBroker(url, prefix=prefix, requests_timeout=3.0, subscription=subscription)
+        await broker.connect()
+        return redis_adapter_factory(broker), broker.close, broker.settled
+
+    return open_node
 
 
 KINDS = {
     "memory": AdapterKind(_memory_node, max_nodes=1),
-    "redis": AdapterKind(_redis_node, max_nodes=3),
+    "redis": AdapterKind(_redis_node(RedisSubscription.CLASSIC), max_nodes=3),
+    "redis-dynamic": AdapterKind(_redis_node(RedisSubscription.DYNAMIC), max_nodes=3),
+    "redis-dynamic-private": AdapterKind(
+        _redis_node(RedisSubscription.DYNAMIC_PRIVATE), max_nodes=3
+    ),
 }
 
 
@@ -160,10 +175,11 @@ async def cluster(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Cluster
     async def make(count: int) -> list[Node]:
         nodes = []
         for index in range(count):
-            factory, close = await kind.open_node(request)
+            factory, close, settle = await kind.open_node(request)
             closers.append(close)
             node = Node(f"node{len(made) + index}")
             node.adapter = factory(NAMESPACE, node.sockets, node)
+            node.settle = settle
             await node.adapter.init()
             nodes.append(node)
         made.extend(nodes)
@@ -192,6 +208,17 @@ async def _all_nodes(cluster: tuple[ClusterMaker, int]) -> list[Node]:
     return await make(min(max_nodes, 2))
 
 
+async def _settled(nodes: list[Node]) -> None:
+    """Wait until every node hears the broadcasts of the rooms its sockets are in.
+
+    In a dynamic subscription mode a node subscribes a room's channel when the room gets
+    its first local member, and hears it once Redis applied that: about one round trip
+    after the join. The other kinds have nothing to wait for.
+    """
+    for node in nodes:
+        await node.settle()
+
+
 async def test_a_broadcast_reaches_every_selected_socket_on_every_node_once(
     cluster: tuple[ClusterMaker, int],
 ) -> None:
@@ -199,6 +226,7 @@ async def test_a_broadcast_reaches_every_selected_socket_on_every_node_once(
     inside = [node.add_socket(f"in-{node.name}", "red") for node in nodes]
     excluded = [node.add_socket(f"ex-{node.name}", "red", "muted") for node in nodes]
     outside = [node.add_socket(f"out-{node.name}") for node in nodes]
+    await _settled(nodes)
 
     nodes[0].adapter.broadcast(
         _event("hello", 1),
@@ -218,11 +246,13 @@ async def test_a_socket_id_is_a_room_on_whichever_node_holds_it(
     cluster: tuple[ClusterMaker, int],
 ) -> None:
     nodes = await _all_nodes(cluster)
-    target = nodes[-1].add_socket("target")
-    bystander = nodes[0].add_socket("bystander")
+    # Ids as long as real ones (20 characters): dynamic mode knows a socket id by its length.
+    target = nodes[-1].add_socket("target".ljust(20, "-"))
+    bystander = nodes[0].add_socket("bystander".ljust(20, "-"))
+    await _settled(nodes)
 
     nodes[0].adapter.broadcast(
-        _event("direct"), BroadcastOptions(rooms=frozenset({Room("target")}))
+        _event("direct"), BroadcastOptions(rooms=frozenset({Room(target.id)}))
     )
 
     await _eventually(lambda: bool(target.received))
@@ -252,6 +282,7 @@ async def test_each_node_reports_its_local_fan_out_once_per_broadcast(
         node.add_socket(f"a-{node.name}", "red")
         node.add_socket(f"b-{node.name}", "red")
         node.add_socket(f"c-{node.name}")
+    await _settled(nodes)
 
     nodes[0].adapter.broadcast(_event("to red"), BroadcastOptions(rooms=frozenset({Room("red")})))
     await _eventually(lambda: all(node.fanouts for node in nodes))
