@@ -16,6 +16,7 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from baatcheet.admin import AdminUI, instrument
 from baatcheet.chat.handlers import register_chat
 from baatcheet.chat.observer import NO_CHAT_OBSERVER
 from baatcheet.chat.service import ChatService
@@ -47,11 +48,28 @@ def _web_client_routes() -> list[BaseRoute]:
     return [demo, Route("/", not_built)]
 
 
+def _admin_ui_routes(settings: Settings) -> list[BaseRoute]:
+    """The admin UI's built files at ``settings.admin_path``, or a page saying how to get them."""
+    folder = settings.admin_ui_dir
+    if (folder / "index.html").is_file():
+        return [Mount(settings.admin_path, StaticFiles(directory=folder, html=True), name="admin")]
+
+    async def not_installed(request: Request) -> Response:
+        del request
+        return PlainTextResponse(
+            f"The admin UI is not installed at {folder}: run scripts/install.", status_code=503
+        )
+
+    return [Mount(settings.admin_path, routes=[Route("/{path:path}", not_installed)])]
+
+
 def build_http_app(settings: Settings, chat: ChatService) -> Starlette:
     """The ASGI app hosted beside the realtime endpoints (API, client bundle, web client)."""
     routes: list[BaseRoute] = [*api_routes(chat)]
     if settings.serve_client:
         routes.extend(client_bundle_routes(settings))
+    if settings.admin_ui:
+        routes.extend(_admin_ui_routes(settings))
     routes.extend(_web_client_routes())
     return Starlette(routes=routes)
 
@@ -62,6 +80,7 @@ class RunningApp:
 
     server: Server
     chat: ChatService
+    admin: AdminUI | None = None
 
     @property
     def url(self) -> str:
@@ -73,6 +92,8 @@ class RunningApp:
     async def close(self) -> None:
         """Drain the server (handlers finish, clients are sent elsewhere), then flush and
         close the database: every write a client was acknowledged is committed."""
+        if self.admin is not None:
+            await self.admin.close()
         await self.server.shutdown()
         await self.chat.close()
 
@@ -97,4 +118,6 @@ async def open_app(settings: Settings) -> RunningApp:
     register_demo(server, settings)
     mount_echo(server)
     attach_chat(server, chat)
-    return RunningApp(server=server, chat=chat)
+    # Last, so the admin UI sees every namespace above.
+    admin = instrument(server, settings) if settings.admin_ui else None
+    return RunningApp(server=server, chat=chat, admin=admin)

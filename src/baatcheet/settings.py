@@ -295,6 +295,44 @@ class Settings(BaseSettings):
             " messages, and serve them as Prometheus text at /metrics."
         ),
     )
+    admin_ui: bool = Field(
+        False,
+        description=(
+            "Instrument the server for the @socket.io/admin-ui front end: the /admin"
+            " namespace (basic auth), server_stats every 2 s, commands, and the UI's page"
+            " at admin_path. Requires admin_username and admin_password_hash."
+        ),
+    )
+    admin_username: str = Field("admin", description="The admin UI's login name.")
+    admin_password_hash: str = Field(
+        "",
+        pattern=r"^(\$2[ab]\$\d\d\$[./A-Za-z0-9]{53})?$",
+        description=(
+            "bcrypt hash ($2a$ or $2b$) of the admin UI's password, e.g. from"
+            " python -c 'import bcrypt; print(bcrypt.hashpw(b\"pw\", bcrypt.gensalt()).decode())'."
+        ),
+    )
+    admin_readonly: bool = Field(
+        False, description="Admin UI may only watch: no join, leave, disconnect or emit."
+    )
+    admin_mode: str = Field(
+        "development",
+        pattern="^(development|production)$",
+        description=(
+            "development: the UI lists every socket and sees each connect, disconnect and"
+            " incoming event (a cost per event); production: only server stats and"
+            " aggregated counts."
+        ),
+    )
+    admin_path: str = Field(
+        "/admin-ui",
+        pattern="^/[^?#]*[^/?#]$",
+        description="Where the admin UI's page is served (with admin_ui on).",
+    )
+    admin_ui_dir: Path = Field(
+        Path("adminui/node_modules/@socket.io/admin-ui/ui/dist"),
+        description="The admin UI's built files (installed by scripts/install).",
+    )
     log_level: str = Field("info", description="Logging level.")
     tune_gc: bool = Field(
         True,

@@ -45,6 +45,7 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "demo": frozenset({"web", "app", "cli", "chat", "store"}),
     "client": _all_but("client", "proto"),
     "testing": _all_but("testing", "sio", "engine", "client", "proto"),
+    "admin": _TOP | {"store", "chat", "client", "testing", "adapters", "listener"},
 }
 """For each layer, the top-level parts of ``baatcheet`` it must never import.
 
@@ -53,7 +54,8 @@ their shape, and the server hands them down. ``listener`` sits between ``sio`` a
 ``engine``: the server attaches to a listener, which routes the Engine.IO path to the
 engine. ``client`` (the Socket.IO client) stands on the protocol core alone; ``testing``
 (the in-memory test client and the pytest plugin) joins it to the server's ``sio`` and
-``engine``.
+``engine``. ``admin`` (the admin UI's instrumentation) sits on ``sio`` and reads the
+metrics' counters; only the composition root wires it.
 """
 
 
