@@ -12,7 +12,8 @@
     ├── EventError                 a handler refuses an event; its message becomes the error ack
     ├── AuthError                  bad credentials or token (→ 401 / connect_error)
     │   ├── TokenExpiredError      the token was valid but its time is up
-    │   └── RefreshReuseError      a spent refresh token came back: its whole login is revoked
+    │   ├── RefreshReuseError      a spent refresh token came back: its whole login is revoked
+    │   └── AccountDisabledError   an operator disabled the account (baatcheet user disable)
     ├── RateLimitedError           too many attempts from one address or on one account (→ 429)
     ├── OverloadedError            too much work already queued; retry shortly (→ 503)
     ├── ClusterUnavailableError    the cluster (Redis) cannot be reached or did not answer in time
@@ -29,6 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AccountDisabledError",
     "AckTimeoutError",
     "AuthError",
     "BaatcheetError",
@@ -128,6 +130,11 @@ class RefreshReuseError(AuthError):
     Either a thief or the rightful client holds a copy it should not: the server cannot
     tell which, so every refresh token of that login was revoked. Log in again.
     """
+
+
+class AccountDisabledError(AuthError):
+    """An operator disabled the account: no login, refresh or new connection until they
+    enable it again (``baatcheet user enable``)."""
 
 
 class RateLimitedError(BaatcheetError):

@@ -19,6 +19,15 @@ Every sign-in attempt is throttled before it costs anything (see :mod:`.throttle
   and it stops logins only: refresh tokens keep the owner's open sessions alive, so an
   attacker who keeps an account throttled blocks new logins, not the owner's use of it;
 * and the hashing itself — see :mod:`.passwords`.
+
+An operator can disable an account (``baatcheet user disable``, :meth:`Accounts.set_disabled`).
+A disabled account cannot log in (even with the right password), refresh (disabling
+revokes its refresh tokens, and the store refuses any it missed), or open a connection or
+call the REST API with an access token issued before: :meth:`Accounts.authenticate`, which
+the ``/chat`` middleware and the REST routes use, looks the account up — one primary-key
+read per connection or request, the price of a stateless token that can still be
+withdrawn. A connection already open when the account is disabled ends when its access
+token expires (``access_token_ttl_s``), since it can no longer be renewed.
 """
 
 from __future__ import annotations
@@ -39,7 +48,13 @@ from argon2 import PasswordHasher
 
 from baatcheet.chat.passwords import Passwords
 from baatcheet.chat.throttle import RateLimiter
-from baatcheet.errors import AuthError, RateLimitedError, RefreshReuseError, TokenExpiredError
+from baatcheet.errors import (
+    AccountDisabledError,
+    AuthError,
+    RateLimitedError,
+    RefreshReuseError,
+    TokenExpiredError,
+)
 from baatcheet.settings import Settings
 from baatcheet.store import RefreshOutcome, Store, User
 
@@ -54,6 +69,7 @@ _SECRET_NAME = "jwt"
 # time whether or not the account exists.
 _DUMMY_PASSWORD = "not-a-real-password"
 _SUCCESSOR_LABEL = b"baatcheet refresh-token successor v1"
+_DISABLED = "this account is disabled; ask the server's operator"
 
 _log = logging.getLogger(__name__)
 
@@ -104,7 +120,7 @@ def _seconds(wait_s: float) -> int:
 
 
 class Accounts:
-    """Register, log in, refresh, and verify access tokens.
+    """Register, log in, refresh, and verify access tokens; operators' account changes.
 
     Build with :meth:`open`, which settles the signing secret.
 
@@ -173,6 +189,8 @@ class Accounts:
                 the password was not checked.
             OverloadedError: too many password checks queued; nothing was checked.
             AuthError: wrong username or password, one message for both.
+            AccountDisabledError: the password was right but the account is disabled
+                (said only to someone who knows the password).
         """
         self._admit(address)
         # Count the attempt as a failure *before* checking, and give it back on success
@@ -198,6 +216,8 @@ class Accounts:
         if credentials is None or not matched:
             raise AuthError("wrong username or password")
         self._failures.refund(username, self._clock())
+        if credentials.disabled:
+            raise AccountDisabledError(_DISABLED)
         return await self._session(credentials.user)
 
     async def refresh(self, refresh_token: str, *, address: str | None = None) -> Session:
@@ -211,7 +231,8 @@ class Accounts:
             RateLimitedError: too many attempts from ``address``; nothing was done.
             RefreshReuseError: the token was spent longer ago than the reuse window; its
                 whole family (this login's every refresh token) is now revoked.
-            AuthError: the token is unknown, expired, or of a revoked family.
+            AuthError: the token is unknown, expired, of a revoked family, or of a
+                disabled account.
         """
         self._admit(address)
         successor = self._successor(refresh_token)
@@ -284,6 +305,45 @@ class Accounts:
         except (TypeError, ValueError):
             raise AuthError("invalid token") from None
         return AccessClaims(user, int(claims["exp"]) * 1000)
+
+    async def authenticate(self, token: object) -> AccessClaims:
+        """:meth:`verify`, and check that the account is not disabled (one store read).
+
+        Raises:
+            TokenExpiredError: genuine but expired.
+            AccountDisabledError: genuine, but an operator disabled the account.
+            AuthError: anything else wrong with the token.
+            StoreError: the database cannot say; nothing was decided.
+        """
+        claims = self.verify(token)
+        if await self._store.is_disabled(claims.user.id):
+            raise AccountDisabledError(_DISABLED)
+        return claims
+
+    # Operators (baatcheet user ...): no throttles, no sessions. -----------------------
+
+    async def create_user(self, username: str, password: str) -> User:
+        """Create an account without logging it in.
+
+        Raises:
+            ConflictError: the name is taken.
+        """
+        return await self._store.create_user(username, await self.passwords.hash(password))
+
+    async def set_password(self, username: str, password: str) -> User | None:
+        """Give the account a new password and sign out its every login (refresh tokens
+        revoked; access tokens run out within ``access_token_ttl_s``).
+
+        Returns the user, or ``None`` if there is no such account.
+        """
+        return await self._store.set_password(username, await self.passwords.hash(password))
+
+    async def set_disabled(self, username: str, disabled: bool) -> User | None:
+        """Disable the account (and revoke its refresh tokens), or enable it again.
+
+        Returns the user, or ``None`` if there is no such account.
+        """
+        return await self._store.set_disabled(username, disabled)
 
     def _admit(self, address: str | None) -> None:
         """Spend one of ``address``'s sign-in attempts, or raise ``RateLimitedError``."""

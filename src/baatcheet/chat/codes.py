@@ -31,6 +31,9 @@ class ErrorCode(StrEnum):
     """The token is forged, malformed or for another deployment: log in again."""
     TOKEN_EXPIRED = "token_expired"
     """The token was genuine but its time is up: refresh it."""
+    ACCOUNT_DISABLED = "account_disabled"
+    """An operator disabled this account (``baatcheet user disable``): no login, refresh or
+    new connection until they enable it again."""
 
 
 def refuse(code: ErrorCode, message: str) -> EventError:

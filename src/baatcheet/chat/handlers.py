@@ -49,6 +49,7 @@ from baatcheet.chat.service import ChatService
 from baatcheet.chat.shapes import history_json, message_json, room_json, user_json
 from baatcheet.chat.typing import TypingTracker
 from baatcheet.errors import (
+    AccountDisabledError,
     AuthError,
     ClusterUnavailableError,
     ConflictError,
@@ -145,15 +146,18 @@ class _ChatNamespace:
         """Middleware: verify ``auth.token`` and load the user's rooms before admitting."""
         token = socket.handshake.auth.get("token") if socket.handshake.auth else None
         try:
-            claims = self._chat.accounts.verify(token)
+            claims = await self._chat.accounts.authenticate(token)
+            kinds = await self._chat.store.member_room_kinds(claims.user.id)
         except TokenExpiredError:
             raise ConnectRejected("token expired", {"code": "token_expired"}) from None
+        except AccountDisabledError:
+            raise ConnectRejected(
+                "account disabled", {"code": ErrorCode.ACCOUNT_DISABLED.value}
+            ) from None
         except AuthError:
             raise ConnectRejected("invalid token", {"code": "invalid_token"}) from None
-        try:
-            kinds = await self._chat.store.member_room_kinds(claims.user.id)
         except StoreError:
-            log.warning("refusing %s on /chat: the database is unavailable", claims.user.username)
+            log.warning("refusing a connection to /chat: the database is unavailable")
             raise ConnectRejected(
                 "service unavailable", {"code": ErrorCode.UNAVAILABLE.value}
             ) from None

@@ -64,10 +64,12 @@ class User:
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    """A user with the secret needed to check a login; never leaves the server."""
+    """A user with what a login checks; never leaves the server."""
 
     user: User
     password_hash: str
+    disabled: bool = False
+    """An operator disabled the account: even the right password does not log it in."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +219,25 @@ class Store(Protocol):
     async def get_user(self, user_id: int) -> User | None:
         """Return the user with this id, or ``None``."""
 
+    async def is_disabled(self, user_id: int) -> bool:
+        """Whether an operator disabled the user; ``False`` for an unknown id."""
+
+    async def set_password(self, username: str, password_hash: str) -> User | None:
+        """Replace the user's password hash and revoke every refresh-token family of the
+        user, in one transaction: each of the account's logins ends at its next refresh.
+
+        Returns the user, or ``None`` (nothing written) if there is no such user.
+        """
+
+    async def set_disabled(self, username: str, disabled: bool) -> User | None:
+        """Disable or enable the account; ``None`` (nothing written) if there is no such user.
+
+        Disabling also revokes every refresh-token family of the user in the same
+        transaction, so none of its tokens refreshes again; enabling brings none back (the
+        user logs in anew). Both are idempotent: disabling a disabled user keeps the time it
+        was first disabled.
+        """
+
     async def add_refresh_token(self, token_hash: str, user_id: int, expires_at_ms: int) -> None:
         """Remember a refresh token (by its hash) until ``expires_at_ms``.
 
@@ -230,7 +251,8 @@ class Store(Protocol):
 
         Judged in this order, at ``now_ms``:
 
-        * unknown, expired, or of a revoked family → ``REFUSED``, nothing written;
+        * unknown, expired, of a revoked family, or of a disabled user → ``REFUSED``,
+          nothing written;
         * never rotated → ``ROTATED``: it is marked used, with ``new_hash`` as its
           successor, and ``new_hash`` joins its family until ``expires_at_ms``;
         * rotated less than ``reuse_ms`` ago to this same ``new_hash`` → ``REPLAYED``,

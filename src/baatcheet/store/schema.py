@@ -47,6 +47,8 @@ users = Table(
     Column("username", String(32), nullable=False, unique=True),
     Column("password_hash", String(200), nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # When an operator disabled the account (baatcheet user disable); NULL while enabled.
+    Column("disabled_at", BigInteger, nullable=True),
 )
 
 rooms = Table(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Row,
     Select,
     and_,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal,
     or_,
     select,
     tuple_,
@@ -228,12 +230,16 @@ class SqlStore:
         async with self._reading() as conn:
             row = (
                 await conn.execute(
-                    select(users.c.id, users.c.username, users.c.password_hash).where(
-                        users.c.username == username
-                    )
+                    select(
+                        users.c.id, users.c.username, users.c.password_hash, users.c.disabled_at
+                    ).where(users.c.username == username)
                 )
             ).first()
-        return None if row is None else Credentials(User(row.id, row.username), row.password_hash)
+        if row is None:
+            return None
+        return Credentials(
+            User(row.id, row.username), row.password_hash, disabled=row.disabled_at is not None
+        )
 
     async def get_user(self, user_id: int) -> User | None:
         """Look the user up by id."""
@@ -244,6 +250,64 @@ class SqlStore:
                 )
             ).first()
         return None if row is None else User(row.id, row.username)
+
+    async def is_disabled(self, user_id: int) -> bool:
+        """One primary-key read of ``users.disabled_at``."""
+        async with self._reading() as conn:
+            row = (
+                await conn.execute(select(users.c.disabled_at).where(users.c.id == user_id))
+            ).first()
+        return row is not None and row.disabled_at is not None
+
+    async def set_password(self, username: str, password_hash: str) -> User | None:
+        """Update the hash, then revoke the user's live families, in one transaction."""
+        async with self._writing() as conn:
+            row = (
+                await conn.execute(
+                    update(users)
+                    .where(users.c.username == username)
+                    .values(password_hash=password_hash)
+                    .returning(users.c.id, users.c.username)
+                )
+            ).first()
+            if row is None:
+                return None
+            await self._revoke_families(conn, row.id)
+        return User(row.id, row.username)
+
+    async def set_disabled(self, username: str, disabled: bool) -> User | None:
+        """Set or clear ``disabled_at`` (keeping an earlier one); revoke on disabling."""
+        stamp = (
+            func.coalesce(users.c.disabled_at, literal(now_ms(), BigInteger)) if disabled else None
+        )
+        async with self._writing() as conn:
+            row = (
+                await conn.execute(
+                    update(users)
+                    .where(users.c.username == username)
+                    .values(disabled_at=stamp)
+                    .returning(users.c.id, users.c.username)
+                )
+            ).first()
+            if row is None:
+                return None
+            if disabled:
+                await self._revoke_families(conn, row.id)
+        return User(row.id, row.username)
+
+    async def _revoke_families(self, conn: AsyncConnection, user_id: int) -> None:
+        """Revoke every live refresh-token family of the user.
+
+        The UPDATE locks each family row, so it waits for a rotation in progress (which
+        holds that lock, see :meth:`rotate_refresh_token`), and that rotation's successor
+        belongs to the family it revokes. A login that commits after it starts a new
+        family, which :meth:`rotate_refresh_token` refuses while the user is disabled.
+        """
+        await conn.execute(
+            update(refresh_families)
+            .where(refresh_families.c.user_id == user_id, refresh_families.c.revoked_at.is_(None))
+            .values(revoked_at=now_ms())
+        )
 
     async def add_refresh_token(self, token_hash: str, user_id: int, expires_at_ms: int) -> None:
         """Insert a family named by the token's hash, then the token in it."""
@@ -296,12 +360,13 @@ class SqlStore:
                         tokens.c.expires_at,
                         tokens.c.used_at,
                         tokens.c.replaced_by,
+                        users.c.disabled_at,
                     )
                     .join(users, users.c.id == tokens.c.user_id)
                     .where(tokens.c.token_hash == old_hash)
                 )
             ).one()
-            if token.expires_at <= now_ms:
+            if token.expires_at <= now_ms or token.disabled_at is not None:
                 return refused
             user = User(token.user_id, token.username)
             if token.used_at is None:

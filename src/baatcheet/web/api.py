@@ -36,6 +36,7 @@ from baatcheet.chat.payloads import (
 from baatcheet.chat.service import ChatService
 from baatcheet.chat.shapes import history_json, room_json, user_json
 from baatcheet.errors import (
+    AccountDisabledError,
     AuthError,
     ConflictError,
     EventError,
@@ -104,6 +105,8 @@ def _endpoint(handler: Endpoint) -> Endpoint:
             return _error(_STATUS.get(exc.code, 400), exc.code, exc.message)
         except TokenExpiredError:
             return _error(401, "token_expired", "token expired; refresh it")
+        except AccountDisabledError as exc:
+            return _error(403, "account_disabled", str(exc))
         except AuthError as exc:
             return _error(401, "unauthorized", str(exc))
         except ConflictError as exc:
@@ -154,15 +157,17 @@ def _session_json(session: Session) -> dict[str, Any]:
 def api_routes(chat: ChatService) -> list[BaseRoute]:
     """The REST routes, bound to ``chat`` (health is the listener's: ``/healthz``, ``/readyz``)."""
 
-    def bearer(request: Request) -> User:
+    async def bearer(request: Request) -> User:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise _HttpError(401, "unauthorized", "send 'Authorization: Bearer <accessToken>'")
         try:
-            return chat.accounts.verify(token.strip()).user
+            return (await chat.accounts.authenticate(token.strip())).user
         except TokenExpiredError:
             raise _HttpError(401, "token_expired", "token expired; refresh it") from None
+        except AccountDisabledError as exc:
+            raise _HttpError(403, "account_disabled", str(exc)) from None
         except AuthError:
             raise _HttpError(401, "invalid_token", "invalid token; log in again") from None
 
@@ -186,14 +191,14 @@ def api_routes(chat: ChatService) -> list[BaseRoute]:
         return _json(answer)
 
     async def me(request: Request) -> Response:
-        claimed = bearer(request)
+        claimed = await bearer(request)
         user = await chat.store.get_user(claimed.id)
         if user is None:
             raise _HttpError(401, "invalid_token", "the token's user no longer exists")
         return _json({"user": user_json(user)})
 
     async def list_rooms(request: Request) -> Response:
-        user = bearer(request)
+        user = await bearer(request)
         query: dict[str, Any] = {}
         for name in ("scope", "query", "cursor"):
             if name in request.query_params:
@@ -204,13 +209,13 @@ def api_routes(chat: ChatService) -> list[BaseRoute]:
         return _json({"rooms": [room_json(room) for room in rooms], "nextCursor": cursor})
 
     async def create_room(request: Request) -> Response:
-        user = bearer(request)
+        user = await bearer(request)
         form = parse(RoomCreate, await _body(request))
         room = await chat.rooms.create(user, form.name, RoomKind(form.kind), form.members)
         return _json({"room": room_json(room)}, 201)
 
     async def history(request: Request) -> Response:
-        user = bearer(request)
+        user = await bearer(request)
         query: dict[str, Any] = {"roomId": _query_int(request.path_params["room_id"], "id")}
         for name in ("before", "limit"):
             value = request.query_params.get(name)

@@ -11,7 +11,13 @@ import jwt
 import pytest
 
 from baatcheet.chat.accounts import Accounts, address_key
-from baatcheet.errors import AuthError, RateLimitedError, RefreshReuseError, TokenExpiredError
+from baatcheet.errors import (
+    AccountDisabledError,
+    AuthError,
+    RateLimitedError,
+    RefreshReuseError,
+    TokenExpiredError,
+)
 from baatcheet.settings import Settings
 from baatcheet.store import Store, User, open_store
 
@@ -216,3 +222,53 @@ async def test_one_address_shares_its_attempts_between_register_login_and_refres
 )
 def test_ipv6_clients_are_throttled_by_their_64_and_ipv4_as_is(address: str, key: str) -> None:
     assert address_key(address) == key
+
+
+async def test_a_disabled_account_is_refused_login_refresh_and_its_tokens(
+    accounts: Accounts,
+) -> None:
+    session = await accounts.register("ada", "correct horse")
+    assert (await accounts.authenticate(session.access_token)).user == session.user
+    assert await accounts.set_disabled("ada", True) == session.user
+    # Only someone who knows the password learns that the account is disabled.
+    with pytest.raises(AccountDisabledError, match="disabled"):
+        await accounts.login("ada", "correct horse")
+    with pytest.raises(AuthError, match="wrong username or password") as wrong:
+        await accounts.login("ada", "wrong horse")
+    assert not isinstance(wrong.value, AccountDisabledError)
+    with pytest.raises(AuthError, match="log in again"):
+        await accounts.refresh(session.refresh_token)
+    # The access token is still genuine and unexpired: verify alone cannot tell.
+    assert accounts.verify(session.access_token).user == session.user
+    with pytest.raises(AccountDisabledError):
+        await accounts.authenticate(session.access_token)
+
+
+async def test_an_enabled_account_logs_in_again_but_its_old_logins_stay_out(
+    accounts: Accounts,
+) -> None:
+    session = await accounts.register("ada", "correct horse")
+    await accounts.set_disabled("ada", True)
+    await accounts.set_disabled("ada", False)
+    assert (await accounts.authenticate(session.access_token)).user == session.user
+    with pytest.raises(AuthError, match="log in again"):
+        await accounts.refresh(session.refresh_token)
+    again = await accounts.login("ada", "correct horse")
+    assert (await accounts.refresh(again.refresh_token)).user == session.user
+
+
+async def test_operators_create_accounts_and_change_passwords_without_sessions(
+    accounts: Accounts, store: Store
+) -> None:
+    created = await accounts.create_user("ada", "correct horse")
+    credentials = await store.get_credentials("ada")
+    assert credentials is not None and credentials.password_hash.startswith("$argon2id$")
+    session = await accounts.login("ada", "correct horse")
+    assert await accounts.set_password("ada", "battery staple") == created
+    with pytest.raises(AuthError, match="wrong username or password"):
+        await accounts.login("ada", "correct horse")
+    with pytest.raises(AuthError, match="log in again"):
+        await accounts.refresh(session.refresh_token)
+    assert (await accounts.login("ada", "battery staple")).user == created
+    assert await accounts.set_password("nobody", "battery staple") is None
+    assert await accounts.set_disabled("nobody", True) is None

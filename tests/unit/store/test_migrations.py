@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from baatcheet.errors import StoreError
 from baatcheet.settings import Settings
 from baatcheet.store import (
     ReceiptCursors,
@@ -23,6 +24,7 @@ from baatcheet.store import (
     User,
     migrate,
     open_store,
+    schema_status,
 )
 from baatcheet.store.migrate import upgrade
 from baatcheet.store.schema import metadata
@@ -176,5 +178,73 @@ async def test_rooms_from_before_0004_are_listed_and_searched_by_their_folded_na
             await connection.run_sync(_downgrade, "0003")
             rows = await connection.execute(text("SELECT name FROM rooms ORDER BY id"))
             assert [row.name for row in rows] == ["Zebra", "ÉCOLE", "apple", "Secret"]
+    finally:
+        await engine.dispose()
+
+
+async def test_users_from_before_0005_are_enabled_and_a_downgrade_keeps_them(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}"
+    engine = create_async_engine(url)
+    await upgrade(engine, "0004")
+    async with engine.begin() as connection:
+        await connection.execute(text("INSERT INTO users VALUES (1, 'alice', 'h', 0)"))
+    await engine.dispose()
+
+    store = await open_store(Settings(database_url=url))
+    try:
+        credentials = await store.get_credentials("alice")
+        assert credentials is not None and not credentials.disabled
+        await store.set_disabled("alice", True)
+    finally:
+        await store.close()
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_downgrade, "0004")
+            rows = await connection.execute(text("SELECT username FROM users"))
+            assert [row.username for row in rows] == ["alice"]
+    finally:
+        await engine.dispose()
+
+
+async def test_the_schema_status_reads_without_creating_or_changing_anything(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "data" / "chat.db"
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{path}")
+    missing = await schema_status(settings)
+    assert (missing.exists, missing.current, missing.head) == (False, None, "0005")
+    assert not path.parent.exists()
+
+    path.parent.mkdir()
+    engine = create_async_engine(settings.database_url)
+    await upgrade(engine, "0003")
+    await engine.dispose()
+    behind = await schema_status(settings)
+    assert (behind.exists, behind.current, behind.known, behind.up_to_date) == (
+        True,
+        "0003",
+        True,
+        False,
+    )
+    assert (await schema_status(settings)).current == "0003"
+
+
+async def test_a_database_migrated_by_a_newer_release_is_refused_with_a_reason(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}"
+    engine = create_async_engine(url)
+    await upgrade(engine)
+    async with engine.begin() as connection:
+        await connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    try:
+        status = await schema_status(Settings(database_url=url))
+        assert (status.current, status.known) == ("9999", False)
+        with pytest.raises(StoreError, match="revision 9999, which this release"):
+            await upgrade(engine)
     finally:
         await engine.dispose()
