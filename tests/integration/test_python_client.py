@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
-from baatcheet.client import ConnectionFailedError, DisconnectReason, ManagerEvent, SocketIOClient
+from baatcheet.client import (
+    ConnectionFailedError,
+    DisconnectReason,
+    ManagerEvent,
+    SocketIOClient,
+    Transport,
+    TransportTarget,
+    default_transport,
+)
 from baatcheet.errors import AckTimeoutError, ConnectRejected, SocketClosedError
 from baatcheet.sio import Namespace, Server, Socket
 from support.factories import ServerFactory
@@ -414,3 +423,73 @@ async def test_a_failing_handler_is_logged_and_the_connection_carries_on(
     client.emit("tell", "boom")
     assert await client.emit_with_ack("echo", 1) == [1]
     assert "handler for 'boom' on / failed" in caplog.text
+
+
+async def test_without_upgrade_a_polling_session_stays_on_polling(
+    server: Server, clients: Callable[..., SocketIOClient]
+) -> None:
+    client = clients(url_of(server), upgrade=False)
+    pinged = asyncio.Event()
+    client.on_manager("ping", pinged.set)
+    await client.connect()
+    assert await client.emit_with_ack("echo", 1) == [1]
+    assert client.transport == "polling"
+    assert (await client.emit_with_ack("engine"))[1] == "polling"
+
+
+async def test_try_all_transports_falls_back_when_the_first_cannot_open(
+    server: Server, clients: Callable[..., SocketIOClient]
+) -> None:
+    tried: list[str] = []
+
+    def blocked_websocket(name: str, target: TransportTarget) -> Transport:
+        tried.append(name)
+        if name == "websocket":
+            target = replace(target, url=f"http://127.0.0.1:{free_port()}/socket.io/")
+        return default_transport(name, target)
+
+    strict = clients(
+        url_of(server), transports=["websocket", "polling"], transport_factory=blocked_websocket
+    )
+    with pytest.raises(ConnectionFailedError):
+        await strict.connect(timeout=5)
+    assert tried == ["websocket"]
+
+    tried.clear()
+    lenient = clients(
+        url_of(server),
+        transports=["websocket", "polling"],
+        transport_factory=blocked_websocket,
+        try_all_transports=True,
+    )
+    await lenient.connect(timeout=5)
+    assert tried[:2] == ["websocket", "polling"]  # then maybe a (blocked) upgrade probe
+    assert lenient.transport == "polling"
+    assert await lenient.emit_with_ack("echo", "via polling") == ["via polling"]
+
+
+async def test_a_socket_connected_again_by_hand_is_reconnected_after_a_later_loss(
+    running_server: ServerFactory, clients: Callable[..., SocketIOClient]
+) -> None:
+    first: Server = await running_server()
+    install(first)
+    port = first.port
+    client = clients(url_of(first), transports=["websocket"], reconnection=True, **QUICK_RETRY)
+    reconnected = asyncio.Event()
+    client.on_manager("reconnect", lambda attempts: reconnected.set())
+    reasons: asyncio.Queue[str] = asyncio.Queue()
+    client.on("disconnect", reasons.put_nowait)
+    closed: asyncio.Queue[str] = asyncio.Queue()
+    client.on_manager("close", closed.put_nowait)
+    await client.connect()
+    client.emit("kick")
+    assert await asyncio.wait_for(reasons.get(), 5) == DisconnectReason.IO_SERVER_DISCONNECT
+    # Its last namespace gone, the client closed the connection and stopped reconnecting.
+    assert await asyncio.wait_for(closed.get(), 5) == DisconnectReason.FORCED_CLOSE
+    await client.socket.connect()
+    await first.shutdown()
+    assert await asyncio.wait_for(reasons.get(), 5) == DisconnectReason.TRANSPORT_CLOSE
+    second: Server = await running_server(port=port)
+    install(second)
+    await asyncio.wait_for(reconnected.wait(), 10)
+    assert await client.emit_with_ack("echo", "back") == ["back"]

@@ -369,6 +369,9 @@ class SocketIOClient:
             except BaseException:
                 self._engine = None
                 raise
+            # As the JS Manager's open(): a connection opened again (say by socket.connect()
+            # after "io server disconnect") is reconnected if it is lost.
+            self._skip_reconnect = False
         self._emit_manager(ManagerEvent.OPEN)
         for socket in list(self._sockets.values()):
             if socket.active and not socket.connected:

@@ -6,6 +6,7 @@ No port is opened: every server here is a ``Server`` object that was never start
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from baatcheet.client import ConnectionFailedError, DisconnectReason
 from baatcheet.engine.http import HttpRequest
 from baatcheet.errors import AckTimeoutError, ConnectRejected
 from baatcheet.settings import Settings
-from baatcheet.sio import Namespace, Server, Socket
+from baatcheet.sio import DynamicNamespace, Namespace, Server, Socket
 from baatcheet.testing import ReceivedEvent, TestClient, connect_test_client
 from baatcheet.testing.plugin import TestClientFactory
 
@@ -294,3 +295,14 @@ async def test_server_backpressure_holds_and_then_delivers_every_event_in_order(
         release.set()
         assert await asyncio.gather(*pending) == [[n] for n in range(10)]
         assert handled == list(range(10))
+
+
+async def test_a_dynamic_namespace_is_created_on_demand_and_its_socket_found() -> None:
+    server = build_server()
+    teams: DynamicNamespace = server.of(re.compile(r"/team-\w+"))
+    teams.on("connection", lambda socket: socket.on("where", lambda: socket.nsp.name))
+    async with await connect_test_client(server, "/team-blue", {"token": "a"}) as client:
+        assert await client.emit_with_ack("where") == ["/team-blue"]
+        assert client.server_socket.nsp is teams.children["/team-blue"]
+    with pytest.raises(ConnectRejected, match="Invalid namespace"):
+        await connect_test_client(server, "/nobody", {"token": "a"})
