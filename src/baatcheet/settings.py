@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["RedisSubscription", "Settings", "SlowConsumerPolicy", "SqliteSynchronous"]
+__all__ = ["LogFormat", "RedisSubscription", "Settings", "SlowConsumerPolicy", "SqliteSynchronous"]
 
 
 class SlowConsumerPolicy(StrEnum):
@@ -26,6 +26,15 @@ class SlowConsumerPolicy(StrEnum):
     """Keep queueing normal packets, drop volatile ones; disconnect at ``write_buffer_max``."""
     DISCONNECT = "disconnect"
     """Close the connection with reason ``slow consumer`` as soon as the mark is passed."""
+
+
+class LogFormat(StrEnum):
+    """How log lines are written (to stderr)."""
+
+    TEXT = "text"
+    """``time level logger: message``, for people."""
+    JSON = "json"
+    """One JSON object per line (time, level, logger, message, connection), for collectors."""
 
 
 class SqliteSynchronous(StrEnum):
@@ -334,6 +343,13 @@ class Settings(BaseSettings):
         description="The admin UI's built files (installed by scripts/install).",
     )
     log_level: str = Field("info", description="Logging level.")
+    log_format: LogFormat = Field(
+        LogFormat.TEXT,
+        description=(
+            "Log lines as text, or as one JSON object per line (time, level, logger,"
+            " message, and the connection id while a connection's packets are handled)."
+        ),
+    )
     tune_gc: bool = Field(
         True,
         description=(

@@ -22,6 +22,7 @@ from baatcheet.engine.frames import PreparedMessage
 from baatcheet.engine.http import HttpRequest, Responder
 from baatcheet.engine.websocket import WebSocketConnection, WebSocketLike
 from baatcheet.errors import ProtocolError
+from baatcheet.logging_setup import connection_id
 from baatcheet.proto.engineio import (
     SEPARATOR,
     EnginePacket,
@@ -392,14 +393,20 @@ class EngineSession:
             raise ProtocolError(f"unexpected {kind.name} packet from the client")
 
     def _on_ws_message(self, data: str | bytes) -> None:
-        if isinstance(data, str) and data and data[0] == "4":
-            self.handler.on_message(data[1:])
-            return
+        # Lines logged while a message is handled, and the tasks it starts, name this
+        # session (see baatcheet.logging_setup); likewise for a POST's packets below.
+        named = connection_id.set(self.sid)
         try:
-            self._on_packet(decode_ws(data))
-        except ProtocolError as exc:
-            log.info("session %s sent a bad packet: %s", self.sid, exc)
-            self._terminate(CloseReason.PARSE_ERROR)
+            if isinstance(data, str) and data and data[0] == "4":
+                self.handler.on_message(data[1:])
+                return
+            try:
+                self._on_packet(decode_ws(data))
+            except ProtocolError as exc:
+                log.info("session %s sent a bad packet: %s", self.sid, exc)
+                self._terminate(CloseReason.PARSE_ERROR)
+        finally:
+            connection_id.reset(named)
 
     def _on_ws_close(self, code: int, reason: str) -> None:
         if code == _WS_CLOSE_TOO_BIG:
@@ -460,6 +467,7 @@ class EngineSession:
             responder.respond(400, _TEXT_HEADERS, b"overlapping POST requests")
             self._terminate(CloseReason.TRANSPORT_ERROR)
             return
+        named = connection_id.set(self.sid)
         try:
             for packet in packets:
                 if self.closed:
@@ -468,6 +476,8 @@ class EngineSession:
         except ProtocolError as exc:
             log.info("session %s sent a bad packet: %s", self.sid, exc)
             self._terminate(CloseReason.PARSE_ERROR)
+        finally:
+            connection_id.reset(named)
         if self._reading_paused and not self.closed:
             # Backpressure: the client sends its next POST only after this "ok".
             self._held_post = responder
