@@ -12,7 +12,7 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -51,8 +51,10 @@ def _web_client_routes() -> list[BaseRoute]:
 def _admin_ui_routes(settings: Settings) -> list[BaseRoute]:
     """The admin UI's built files at ``settings.admin_path``, or a page saying how to get them."""
     folder = settings.admin_ui_dir
+    # The page's asset URLs are relative: the bare path must become the folder's.
+    slash = Route(settings.admin_path, lambda request: RedirectResponse(settings.admin_path + "/"))
     if (folder / "index.html").is_file():
-        return [Mount(settings.admin_path, StaticFiles(directory=folder, html=True), name="admin")]
+        return [slash, Mount(settings.admin_path, StaticFiles(directory=folder, html=True))]
 
     async def not_installed(request: Request) -> Response:
         del request
@@ -60,7 +62,7 @@ def _admin_ui_routes(settings: Settings) -> list[BaseRoute]:
             f"The admin UI is not installed at {folder}: run scripts/install.", status_code=503
         )
 
-    return [Mount(settings.admin_path, routes=[Route("/{path:path}", not_installed)])]
+    return [slash, Mount(settings.admin_path, routes=[Route("/{path:path}", not_installed)])]
 
 
 def build_http_app(settings: Settings, chat: ChatService) -> Starlette:

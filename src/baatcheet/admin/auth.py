@@ -1,8 +1,9 @@
 """The admin namespace's basic auth: a bcrypt hash, then session ids (as admin-ui's).
 
 The UI logs in with ``auth: {username, password}``; the server answers with a
-``session`` event carrying a fresh id (before CONNECT), which the UI keeps and sends back
-as ``auth: {sessionId}`` on its next visits. Anything else is refused with the exact
+``session`` event carrying a fresh id, which the UI keeps and sends back as
+``auth: {sessionId}`` on its next visits (a page reload logs in again without the
+dialog). Anything else is refused with the exact
 CONNECT_ERROR message ``invalid credentials``: the UI matches it to reopen its login
 dialog.
 """
@@ -16,8 +17,8 @@ from typing import Any, Final
 
 import bcrypt
 
+from baatcheet._types import SocketId
 from baatcheet.errors import ConnectRejected
-from baatcheet.proto.socketio import Packet, PacketType
 from baatcheet.sio.socket import Socket
 
 __all__ = ["INVALID_CREDENTIALS", "SESSION_TTL_S", "AdminAuth", "SessionStore"]
@@ -73,6 +74,11 @@ class AdminAuth:
         self._username = username
         self._hash = password_hash.encode()
         self._sessions = sessions
+        self._issued: dict[SocketId, str] = {}
+
+    def issued(self, socket: Socket) -> str | None:
+        """The session id created when ``socket`` logged in with a password, once."""
+        return self._issued.pop(socket.id, None)
 
     def check(self, auth: dict[str, Any]) -> bool:
         """True when ``auth`` carries the right username and password.
@@ -91,11 +97,9 @@ class AdminAuth:
         if auth.get("sessionId") in self._sessions:
             return
         if await asyncio.to_thread(self.check, auth):
-            session_id = self._sessions.create()
-            # Sent before the CONNECT answer, as admin-ui's middleware does; the client
-            # holds events that arrive before CONNECT and delivers them right after it.
-            socket.client.send_packet(
-                Packet(PacketType.EVENT, socket.nsp.name, ["session", session_id])
-            )
+            # admin-ui's middleware emits ``session`` before CONNECT; the client then
+            # delivers it before its ``connect`` event, where the UI only starts listening,
+            # so the id is lost. It is sent right after CONNECT instead (see ``issued``).
+            self._issued[socket.id] = self._sessions.create()
             return
         raise ConnectRejected(INVALID_CREDENTIALS)

@@ -64,9 +64,8 @@ class AdminUI:
         self.development = settings.admin_mode == "development"
         self.sessions = SessionStore()
         self.namespace: Namespace = server.of(ADMIN_NAMESPACE)
-        self.namespace.use(
-            AdminAuth(settings.admin_username, settings.admin_password_hash, self.sessions)
-        )
+        self._auth = AdminAuth(settings.admin_username, settings.admin_password_hash, self.sessions)
+        self.namespace.use(self._auth)
         features = [] if settings.admin_readonly else list(_COMMANDS)
         features.append("AGGREGATED_EVENTS")
         if self.development:
@@ -107,6 +106,9 @@ class AdminUI:
     # -- the admin sockets ---------------------------------------------------------------
 
     async def _on_admin_connection(self, socket: Socket) -> None:
+        session_id = self._auth.issued(socket)
+        if session_id is not None:
+            socket.emit("session", session_id)
         if "JOIN" in self.supported_features:
             self._register_commands(socket)
         socket.emit("config", {"supportedFeatures": list(self.supported_features)})
@@ -118,6 +120,11 @@ class AdminUI:
     async def _all_sockets(self) -> list[dict[str, Any]]:
         """Every socket of every namespace, on every node (``fetch_sockets``)."""
         namespaces = list(self._server.namespaces.values())
+        # This node's sockets may have upgraded since they connected: refresh their transport.
+        for namespace in namespaces:
+            for local in namespace.sockets.values():
+                if ADMIN_KEY in local.data:
+                    local.data[ADMIN_KEY] = admin_data(local)
         found = await asyncio.gather(
             *(namespace.fetch_sockets() for namespace in namespaces), return_exceptions=True
         )
