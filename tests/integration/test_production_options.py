@@ -1,4 +1,7 @@
-"""Options a deployment relies on: the allow_request hook, slow consumers, TLS (wss://)."""
+"""Options a deployment relies on: the allow_request hook, slow consumers, TLS (wss://).
+
+TLS behind nginx instead is tested in test_deploy_nginx.py.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,8 @@ import asyncio
 import contextlib
 import socket
 import ssl
-import subprocess
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,6 +23,7 @@ from baatcheet.sio import Server, Socket
 from support.factories import ServerFactory
 from support.jsclient import JsDriver
 from support.ports import free_port
+from support.tls import self_signed_certificate
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -122,19 +126,8 @@ async def test_a_client_that_stops_reading_is_cut_off_while_others_keep_receivin
             await writer.wait_closed()
 
 
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return cert, key
-
-
 async def test_tls_settings_serve_wss_and_https(tmp_path: Path) -> None:
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed_certificate(tmp_path)
     server = Server(Settings(port=free_port(), tls_certfile=cert, tls_keyfile=key))
     server.on("connection", lambda socket: socket.on("ping?", lambda: "pong!"))
     await server.start()
@@ -154,5 +147,40 @@ async def test_tls_settings_serve_wss_and_https(tmp_path: Path) -> None:
                 params={"EIO": "4", "transport": "polling"},
             )
         assert answer.status_code == 200
+    finally:
+        await server.shutdown()
+
+
+async def test_the_official_client_reaches_its_own_tls_over_wss_and_https_polling(
+    tmp_path: Path, js: JsDriver
+) -> None:
+    cert, key = self_signed_certificate(tmp_path, ("localhost", "127.0.0.1"))
+    server = Server(Settings(port=free_port(), tls_certfile=cert, tls_keyfile=key))
+    arrivals: asyncio.Queue[Socket] = asyncio.Queue()
+
+    def on_connection(client: Socket) -> None:
+        client.on("echo", lambda value: value)
+        arrivals.put_nowait(client)
+
+    server.on("connection", on_connection)
+    await server.start()
+    url = f"https://localhost:{server.port}"
+    trusting: dict[str, Any] = {
+        "ca": cert.read_text(),
+        "agent": {"family": 4},
+        "reconnection": False,
+    }
+    try:
+        for transports in (["websocket"], ["polling"]):
+            client = await js.connect(url, transports=transports, **trusting)
+            await client.wait("connect")
+            assert await client.emit_with_ack("echo", transports[0]) == [transports[0]]
+            assert (await asyncio.wait_for(arrivals.get(), 5)).handshake.secure
+        upgrading = await js.connect(url, **trusting)
+        assert (await upgrading.wait("upgrade"))["transport"] == "websocket"
+        assert await upgrading.emit_with_ack("echo", "upgraded") == ["upgraded"]
+        # The certificate is verified: a client that does not trust it never connects.
+        doubting = await js.connect(url, transports=["websocket"], reconnection=False)
+        await doubting.wait("connect_error")
     finally:
         await server.shutdown()

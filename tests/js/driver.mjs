@@ -8,9 +8,14 @@
 // connect, connect_error, disconnect, event, ack, ping, reconnect_attempt, reconnect,
 // reconnect_error, reconnect_failed, upgrade, close (engine closed, with reason).
 // Binary values travel as {"$bin": "<base64>"} in both directions and are Buffers here.
+// The "agent" option, when it is an object, is http(s).Agent options: the driver builds the
+// Agent, which both transports use (long-polling takes options such as localAddress and
+// family only this way).
 //
 // The driver never exits on a bad command: it replies ok=false so the test sees why.
 
+import http from "node:http";
+import https from "node:https";
 import { createInterface } from "node:readline";
 import { io } from "socket.io-client";
 
@@ -100,9 +105,16 @@ function answerAck(client, event, ackFn) {
   return true;
 }
 
+function withAgent(url, options) {
+  const { agent } = options;
+  if (agent === null || typeof agent !== "object") return options;
+  const secure = /^(https|wss):/.test(url);
+  return { ...options, agent: new (secure ? https : http).Agent(agent) };
+}
+
 function createClient(id, url, opts) {
   if (clients.has(id)) throw new Error(`client ${JSON.stringify(id)} already exists; disconnect it or pick another id`);
-  const options = { forceNew: true, ...fromWire(opts ?? {}) };
+  const options = withAgent(url, { forceNew: true, ...fromWire(opts ?? {}) });
   const socket = io(url, options);
   const client = {
     id,
