@@ -91,12 +91,15 @@ async def test_commands_join_and_disconnect_sockets_and_are_reported(
     assert (await admin.next_event("event_received"))[:3] == ["/game", socket["id"], ["move", 3]]
 
     await admin.emit("join", "/game", "lobby", socket["id"])
+    assert (await admin.next_event("room_joined"))[:3] == ["/game", "lobby", socket["id"]]
     remote = await server.namespaces["/game"].fetch_sockets()
     for _ in range(50):
         if "lobby" in (remote[0].rooms if remote else set()):
             break
         remote = await server.namespaces["/game"].fetch_sockets()
     assert "lobby" in remote[0].rooms
+    await admin.emit("leave", "/game", "lobby", socket["id"])
+    assert (await admin.next_event("room_left"))[:3] == ["/game", "lobby", socket["id"]]
 
     await admin.emit("_disconnect", "/game", True, socket["id"])
     await player.wait("disconnect")

@@ -7,7 +7,8 @@ act through the broadcast operator, so they reach sockets on every node too.
 Cost: with ``admin_ui`` off nothing here exists. In production mode only
 ``server_stats`` runs (every 2 s, from the metrics' counters). In development mode each
 socket gets a ``connection`` listener, a catch-all event listener and a ``disconnect``
-listener that report to the UI: a cost per incoming event, as in Node.
+listener that report to the UI, and each namespace a room watcher: a cost per incoming
+event and per room change, as in Node.
 """
 
 from __future__ import annotations
@@ -74,8 +75,10 @@ class AdminUI:
         self.stats = StatsSampler(None, server.metrics, self._clients, self._namespaces)
         self.namespace.on("connection", self._on_admin_connection)
         if self.development:
+            rooms = _RoomReporter(self.namespace)
             for namespace in list(server.namespaces.values()):
                 namespace.on("connection", self._watcher(namespace))
+                namespace.room_watcher = rooms
         self._ticker = asyncio.get_running_loop().create_task(self._report_stats())
 
     async def close(self) -> None:
@@ -200,3 +203,18 @@ class AdminUI:
             socket.on("disconnect", on_disconnect)
 
         return on_connection
+
+
+class _RoomReporter:
+    """Reports room changes to the UI (a ``RoomWatcher`` for every watched namespace)."""
+
+    __slots__ = ("_admin",)
+
+    def __init__(self, admin: Namespace) -> None:
+        self._admin = admin
+
+    def room_joined(self, namespace: str, room: str, sid: str) -> None:
+        self._admin.emit("room_joined", namespace, room, sid, now_iso())
+
+    def room_left(self, namespace: str, room: str, sid: str) -> None:
+        self._admin.emit("room_left", namespace, room, sid, now_iso())

@@ -14,7 +14,7 @@ from baatcheet.adapters.base import Adapter, AdapterFactory, ServerSideReply
 from baatcheet.errors import AckTimeoutError, ConnectRejected
 from baatcheet.sio._tasks import spawn
 from baatcheet.sio.broadcast import BroadcastOperator, BroadcastTargets
-from baatcheet.sio.observer import NO_SERVER_OBSERVER, ServerObserver
+from baatcheet.sio.observer import NO_SERVER_OBSERVER, RoomWatcher, ServerObserver
 from baatcheet.sio.socket import Socket
 
 if TYPE_CHECKING:
@@ -95,6 +95,8 @@ class Namespace(BroadcastTargets):
         self.observer = observer
         self.label = name if label is None else label
         """The namespace's name in metrics (a dynamic child's is its family's pattern)."""
+        self.room_watcher: RoomWatcher | None = None
+        """Told of room joins and leaves, when set (the admin UI's development mode)."""
         self._listeners = listeners or _Listeners()
         self.adapter: Adapter = adapter_factory(name, self.sockets, self)
         self._ack_id = 0

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Final, Protocol
 
-__all__ = ["NO_SERVER_OBSERVER", "ServerObserver"]
+__all__ = ["NO_SERVER_OBSERVER", "RoomWatcher", "ServerObserver"]
 
 
 class ServerObserver(Protocol):
@@ -45,6 +45,22 @@ class ServerObserver(Protocol):
 
     def namespace_disconnected(self, namespace: str, reason: str) -> None:
         """A socket left ``namespace``, with Socket.IO's disconnect ``reason``."""
+
+
+class RoomWatcher(Protocol):
+    """Told of each socket entering or leaving a room of one namespace (the admin UI).
+
+    Off by default (``Namespace.room_watcher`` is None): a watched namespace pays a look
+    at the socket's rooms per join and leave. Covers ``socket.join``/``leave`` and the
+    server-side ``sockets_join``/``sockets_leave`` from any node; not the socket's own id
+    room, nor the rooms a disconnecting socket leaves.
+    """
+
+    def room_joined(self, namespace: str, room: str, sid: str) -> None:
+        """Socket ``sid`` entered ``room`` (it was not in it)."""
+
+    def room_left(self, namespace: str, room: str, sid: str) -> None:
+        """Socket ``sid`` left ``room`` (it was in it)."""
 
 
 class _NoServerObserver:

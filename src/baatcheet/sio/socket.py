@@ -119,11 +119,25 @@ class Socket:
 
     def join(self, rooms: RoomArg) -> None:
         """Join one room or several."""
-        self.nsp.adapter.add_all(self.id, _rooms(rooms))
+        nsp = self.nsp
+        watcher = nsp.room_watcher
+        if watcher is None:
+            nsp.adapter.add_all(self.id, _rooms(rooms))
+            return
+        wanted = _rooms(rooms)
+        entered = wanted - self.rooms
+        nsp.adapter.add_all(self.id, wanted)
+        for room in entered:
+            watcher.room_joined(nsp.name, room, self.id)
 
     def leave(self, room: str) -> None:
         """Leave ``room``."""
-        self.nsp.adapter.delete(self.id, Room(room))
+        nsp = self.nsp
+        watcher = nsp.room_watcher
+        was_in = watcher is not None and Room(room) in self.rooms
+        nsp.adapter.delete(self.id, Room(room))
+        if was_in and watcher is not None:
+            watcher.room_left(nsp.name, room, self.id)
 
     # -- sending -------------------------------------------------------------------------
 
