@@ -127,3 +127,42 @@ async def test_read_only_mode_offers_no_commands(js: JsDriver, running_server: A
         await client.assert_silent("event", within=0.3, name="all_sockets")
     finally:
         await admin.close()
+
+
+async def test_a_cluster_reports_every_node_to_an_admin_socket_on_one_of_them(
+    js: JsDriver, running_server: Any, redis_url: str
+) -> None:
+    fields = {
+        "admin_ui": True,
+        "admin_username": "root",
+        "admin_password_hash": HASH,
+        "redis_url": redis_url,
+    }
+    first: Server = await running_server(**fields)
+    second: Server = await running_server(**fields)
+    admins = [instrument(first), instrument(second)]
+    try:
+        for server in (first, second):
+            await server.of("/game").ensure_ready()
+            await admins[0 if server is first else 1].namespace.ensure_ready()
+        far = await js.connect(f"http://127.0.0.1:{second.port}/game", transports=["websocket"])
+        await far.wait("connect")
+        admin = await js.connect(
+            f"http://127.0.0.1:{first.port}/admin", auth={"username": "root", "password": PASSWORD}
+        )
+        (sockets,) = await admin.next_event("all_sockets")
+        assert [socket["nsp"] for socket in sockets].count("/game") == 1
+        servers: set[str] = set()
+        for _ in range(6):
+            (stats,) = await admin.next_event("server_stats", timeout=5)
+            servers.add(stats["serverId"])
+        assert {server_id.rsplit(":", 1)[1] for server_id in servers} == {
+            str(first.port),
+            str(second.port),
+        }
+        (game,) = [socket for socket in sockets if socket["nsp"] == "/game"]
+        await admin.emit("_disconnect", "/game", False, game["id"])
+        await far.wait("disconnect")
+    finally:
+        for admin_ui in admins:
+            await admin_ui.close()

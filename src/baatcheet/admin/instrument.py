@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from socket import gethostname
 from typing import Any, Final
 
 from baatcheet.admin.auth import AdminAuth, SessionStore
@@ -72,7 +73,7 @@ class AdminUI:
         if self.development:
             features.append("ALL_EVENTS")
         self.supported_features: tuple[str, ...] = tuple(features)
-        self.stats = StatsSampler(None, server.metrics, self._clients, self._namespaces)
+        self.stats = StatsSampler(self._server_id, server.metrics, self._clients, self._namespaces)
         self.namespace.on("connection", self._on_admin_connection)
         if self.development:
             rooms = _RoomReporter(self.namespace)
@@ -88,6 +89,10 @@ class AdminUI:
             await self._ticker
 
     # -- stats ---------------------------------------------------------------------------
+
+    def _server_id(self) -> str:
+        """``host:port``: unique per node even with several nodes on one host."""
+        return f"{gethostname()}:{self._server.port}"
 
     def _clients(self) -> tuple[int, int]:
         sessions = self._server.engine.sessions.values()

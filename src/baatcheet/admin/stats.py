@@ -44,7 +44,8 @@ class StatsSampler:
     """Builds each ``server_stats`` payload.
 
     Args:
-        server_id: How the UI names this node (several nodes share one UI).
+        server_id: How the UI names this node (several nodes share one UI); the host
+            name by default.
         metrics: The node's counters, or None when metrics are off.
         clients: Engine.IO sessions open now, as (all, polling).
         namespaces: Each local namespace's name and number of local sockets.
@@ -53,14 +54,15 @@ class StatsSampler:
 
     def __init__(
         self,
-        server_id: str | None,
+        server_id: Callable[[], str] | None,
         metrics: Metrics | None,
         clients: Callable[[], tuple[int, int]],
         namespaces: Callable[[], list[tuple[str, int]]],
         clock: Callable[[], float] = time.time,
     ) -> None:
         hostname = socket.gethostname()
-        self._base = {"serverId": server_id or hostname, "hostname": hostname, "pid": os.getpid()}
+        self._server_id = server_id or (lambda: hostname)
+        self._base = {"hostname": hostname, "pid": os.getpid()}
         self._metrics = metrics
         self._clients = clients
         self._namespaces = namespaces
@@ -88,6 +90,7 @@ class StatsSampler:
         """The next ``server_stats`` payload (the aggregated events since the last one)."""
         clients, polling = self._clients()
         return {
+            "serverId": self._server_id(),
             **self._base,
             "uptime": time.monotonic() - self._started,
             "clientsCount": clients,

@@ -9,7 +9,11 @@ from baatcheet.metrics import Metrics
 def test_aggregated_events_are_the_traffic_since_the_previous_sample() -> None:
     metrics = Metrics()
     sampler = StatsSampler(
-        "node-1", metrics, lambda: (3, 1), lambda: [("/", 2), ("/admin", 1)], clock=lambda: 12.7
+        lambda: "node-1",
+        metrics,
+        lambda: (3, 1),
+        lambda: [("/", 2), ("/admin", 1)],
+        clock=lambda: 12.7,
     )
     metrics.engine.handshake("polling", "accepted")
     metrics.server.packet_in(10)
