@@ -284,6 +284,7 @@ async def test_a_node_killed_under_traffic_loses_no_acknowledged_message(
 ) -> None:
     loop = asyncio.get_running_loop()
     async with _cluster(tmp_path, 3, postgres_url, redis_url) as cluster:
+        began = loop.time()
         await cluster.start_traffic(js)
         leaver, on_one = await cluster.on_node(js, 0, "leaver")
         _, on_two = await cluster.on_node(js, 1, "talker")
@@ -318,6 +319,7 @@ async def test_a_node_killed_under_traffic_loses_no_acknowledged_message(
             watcher.cancel()
         await cluster.finish_traffic()
         checked = await _assert_every_ack_stored_once(cluster, postgres_url)
+        took = loop.time() - began
 
     moved = sorted(reconnected.values())
     assert len(moved) == SENDERS // 3, f"senders that reconnected: {reconnected}"
@@ -325,7 +327,8 @@ async def test_a_node_killed_under_traffic_loses_no_acknowledged_message(
     print(  # the drill's measurements, shown with -s
         f"\nnode kill drill: {checked} acked messages stored once; reconnected after"
         f" {', '.join(f'{t:.2f}' for t in moved)} s; leaver offline after {went_offline:.2f} s"
-        f" (ttl {PRESENCE_TTL_S:g} s); markers between survivors {to_three:.3f} / {to_two:.3f} s"
+        f" (ttl {PRESENCE_TTL_S:g} s); markers between survivors {to_three:.3f} / {to_two:.3f} s;"
+        f" drill {took:.1f} s after the nodes started"
     )
 
 
@@ -335,6 +338,7 @@ async def test_redis_restarted_under_traffic_loses_no_acknowledged_message(
     loop = asyncio.get_running_loop()
     with RedisProcess() as redis:
         async with _cluster(tmp_path, 2, postgres_url, redis.url) as cluster:
+            began = loop.time()
             await cluster.start_traffic(js)
             _, one_a = await cluster.on_node(js, 0, "one_a")
             _, one_b = await cluster.on_node(js, 0, "one_b")
@@ -349,7 +353,7 @@ async def test_redis_restarted_under_traffic_loses_no_acknowledged_message(
             )
             # Each node still serves its own clients: local delivery and acks go on.
             local = await _marker(cluster, one_a, one_b)
-            await cluster.all_send_more(3, 10)
+            await cluster.all_send_more(20, 15)  # a few seconds of traffic without Redis
             # A cross-node message sent now is dropped, not held back for later.
             lost = f"lost {secrets.token_hex(4)}"
             payload = {"roomId": cluster.room_id, "body": lost, "clientId": lost}
@@ -366,11 +370,13 @@ async def test_redis_restarted_under_traffic_loses_no_acknowledged_message(
             await cluster.all_send_more(3, 10)
             await cluster.finish_traffic()
             checked = await _assert_every_ack_stored_once(cluster, postgres_url)
+            took = loop.time() - began
 
     print(  # the drill's measurements, shown with -s
         f"\nredis restart drill: {checked} acked messages stored; nodes noticed in"
         f" {noticed:.2f} s; local marker {local:.3f} s; Redis away {outage:.2f} s;"
-        f" cross-node again after {to_two:.2f} s (1 -> 2) / {to_one:.2f} s (2 -> 1)"
+        f" cross-node again after {to_two:.2f} s (1 -> 2) / {to_one:.2f} s (2 -> 1);"
+        f" drill {took:.1f} s after the nodes started"
     )
 
 
