@@ -18,7 +18,7 @@ from typing import Any, Final
 import bcrypt
 
 from baatcheet._types import SocketId
-from baatcheet.errors import ConnectRejected
+from baatcheet.errors import ConfigurationError, ConnectRejected
 from baatcheet.sio.socket import Socket
 
 __all__ = ["INVALID_CREDENTIALS", "SESSION_TTL_S", "AdminAuth", "SessionStore"]
@@ -62,14 +62,15 @@ class AdminAuth:
         sessions: Where issued session ids are kept.
 
     Raises:
-        ValueError: ``password_hash`` is not a bcrypt hash (checked at start-up, as
-            admin-ui does, rather than on the first login).
+        ConfigurationError: ``password_hash`` is not a bcrypt hash (checked at start-up,
+            as admin-ui does, rather than on the first login).
     """
 
     def __init__(self, username: str, password_hash: str, sessions: SessionStore) -> None:
         if not password_hash.startswith(("$2a$", "$2b$")) or len(password_hash) != 60:
-            raise ValueError(
-                "admin_password_hash must be a bcrypt hash ($2a$ or $2b$, 60 characters)"
+            raise ConfigurationError(
+                "admin_ui is on but admin_password_hash is not a bcrypt hash ($2a$ or $2b$,"
+                " 60 characters): see docs/how-to/admin-ui.md"
             )
         self._username = username
         self._hash = password_hash.encode()

@@ -53,7 +53,7 @@ def instrument(server: Server, settings: Settings | None = None) -> AdminUI:
     development mode, their sockets are not reported one by one.
 
     Raises:
-        ValueError: ``settings.admin_password_hash`` is not a bcrypt hash.
+        ConfigurationError: ``settings.admin_password_hash`` is not a bcrypt hash.
     """
     return AdminUI(server, settings or server.settings)
 

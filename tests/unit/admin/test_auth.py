@@ -6,12 +6,13 @@ import bcrypt
 import pytest
 
 from baatcheet.admin.auth import AdminAuth, SessionStore
+from baatcheet.errors import ConfigurationError
 
 HASH = bcrypt.hashpw(b"pw", bcrypt.gensalt(rounds=4)).decode()
 
 
 def test_a_hash_that_is_not_bcrypt_is_refused_at_start_up() -> None:
-    with pytest.raises(ValueError, match="bcrypt"):
+    with pytest.raises(ConfigurationError, match="bcrypt"):
         AdminAuth("admin", "plain-text", SessionStore())
 
 
