@@ -98,6 +98,8 @@ class Sender:
 
 @dataclass
 class Cluster:
+    """The nodes, nginx in front of them, the shared room and the senders' traffic."""
+
     nodes: list[ClusterNode]
     balancer: Nginx
     room_id: int = 0
