@@ -84,11 +84,14 @@ def nodes(tmp_path: Path, postgres_url: str) -> Iterator[list[ServerProcess]]:
                 },
             )
         )
-    for node in made:
-        node.start()
-    yield made
-    for node in made:
-        node.stop()
+    try:
+        for node in made:
+            node.start()
+        yield made
+    finally:
+        # Also when a start fails: a node already running must not outlive the test.
+        for node in made:
+            node.stop()
 
 
 async def _restart(node: ServerProcess) -> None:

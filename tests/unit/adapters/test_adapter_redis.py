@@ -328,6 +328,8 @@ async def test_a_broker_started_by_its_adapters_joins_the_cluster_once_redis_is_
     try:
         await late.adapter.init()  # no connect(): an ASGI mount never calls Server.start
         assert not late.broker.available
+        # Redis stays away until the broker has tried it and said so (once).
+        await _eventually(lambda: bool(_messages(caplog, BROKER_LOG, "unreachable (")))
         await proxy.restore()
         await _eventually(lambda: late.broker.available)
         assert await late.adapter.server_count() == 2
