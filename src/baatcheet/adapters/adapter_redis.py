@@ -59,6 +59,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgpack
+
 from baatcheet._types import Room, SocketId
 from baatcheet.adapters.adapter_memory import MemoryAdapter
 from baatcheet.adapters.base import (
@@ -163,6 +165,8 @@ class RedisAdapter:
         self.namespace = namespace
         self.uid = new_uid()
         """This adapter's id on the wire (one per namespace and node, as in Node)."""
+        self._echo_head: bytes = b"\x93" + msgpack.packb(self.uid)
+        """How our own broadcasts start: a 3-element array, then our uid (as we encode it)."""
         self.channels = Channels(broker.prefix, namespace)
         self._recipients = recipients
         self._host = host
@@ -426,6 +430,8 @@ class RedisAdapter:
     # -- from other nodes ------------------------------------------------------------------
 
     def _on_broadcast(self, channel: str, payload: bytes) -> None:
+        if payload.startswith(self._echo_head):
+            return  # our own broadcast, echoed by Redis: not worth decoding
         room = self.channels.room_of(channel)
         if room is None:
             return
