@@ -3,10 +3,10 @@
 ``scripts/bench`` leaves one JSON object per server and phase in a run directory
 (``<column>-<label>-<phase>.json``, written by ``bench/node/loadgen.js`` or, when a
 server could not be measured, ``{"error": ...}``). This module joins them into rows
-(metrics) and columns (servers), adds the ratio of the second column to the first, and
+(metrics) and columns (servers), adds the ratio of each later column to the first, and
 writes the whole record to ``bench/results/`` so runs can be compared later.
 
-Usage: ``python bench/report.py fanout|chat RUN_DIR OUT_JSON LABEL [LABEL ...]``
+Usage: ``python bench/report.py fanout|chat|cluster RUN_DIR OUT_JSON LABEL [LABEL ...]``
 """
 
 from __future__ import annotations
@@ -16,16 +16,27 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CHAT_METRICS", "FANOUT_METRICS", "Metric", "load_columns", "main", "render"]
+__all__ = [
+    "CHAT_METRICS",
+    "CLUSTER_METRICS",
+    "FANOUT_METRICS",
+    "Metric",
+    "load_columns",
+    "main",
+    "render",
+]
 
 
 @dataclass(frozen=True)
 class Metric:
-    """One table row: where its number lives in the phase JSON and how to show it."""
+    """One table row: where its number lives in the phase JSON and how to show it.
+
+    ``path`` holds keys of objects and indexes of lists (one per server of a cluster).
+    """
 
     label: str
     phase: str
-    path: tuple[str, ...]
+    path: tuple[str | int, ...]
     digits: int = 0
 
 
@@ -58,7 +69,63 @@ CHAT_METRICS: tuple[Metric, ...] = (
     Metric("other processes' cores @ fixed (noise)", "chat", ("fixed", "foreign_core_share"), 2),
 )
 
-_PHASES = {"fanout": ("idle", "fanout"), "chat": ("chat",)}
+_US = "server_cpu_us_per_publish_each"
+_FIRST, _SECOND = 0, 1
+
+CLUSTER_METRICS: tuple[Metric, ...] = (
+    Metric(
+        "2 nodes, 1000 clients: max deliveries/s p99<200ms", "cluster", ("max_deliveries_per_s",)
+    ),
+    Metric(
+        "2 nodes: deliveries/server CPU-s @ fixed",
+        "cluster",
+        ("fixed", "deliveries_per_server_cpu_s"),
+    ),
+    Metric("2 nodes: p50 latency @ fixed (ms)", "cluster", ("fixed", "p50_ms"), 2),
+    Metric("2 nodes: p99 latency @ fixed (ms)", "cluster", ("fixed", "p99_ms"), 2),
+    Metric("2 nodes: max latency @ fixed (ms)", "cluster", ("fixed", "max_ms"), 2),
+    Metric("2 nodes: undelivered 2 s after fixed", "cluster", ("fixed", "undelivered_after_drain")),
+    Metric("2 nodes: never received (whole run)", "cluster", ("lost_whole_run",)),
+    Metric("µs CPU/broadcast, 500 local, no cluster", "local", ("fixed", _US, _FIRST), 1),
+    Metric("µs CPU/broadcast, 500 local, publishing node", "cluster", ("fixed", _US, _FIRST), 1),
+    Metric("µs CPU/broadcast, 500 local, receiving node", "cluster", ("fixed", _US, _SECOND), 1),
+    Metric("µs CPU/broadcast, 1 local, no cluster", "cost-local", ("fixed", _US, _FIRST), 1),
+    Metric("µs CPU/broadcast, 1 local, publishing node", "cost-cluster", ("fixed", _US, _FIRST), 1),
+    Metric("µs CPU/broadcast, 1 local, receiving node", "cost-cluster", ("fixed", _US, _SECOND), 1),
+    Metric("100 rooms: deliveries/server CPU-s", "rooms", ("fixed", "deliveries_per_server_cpu_s")),
+    Metric("100 rooms: p99 latency (ms)", "rooms", ("fixed", "p99_ms"), 2),
+    Metric(
+        "100 rooms: msg/s from Redis, first node",
+        "rooms",
+        ("fixed", "cluster_messages_per_s_each", _FIRST),
+    ),
+    Metric("100 rooms: undelivered 2 s after fixed", "rooms", ("fixed", "undelivered_after_drain")),
+    Metric(
+        "busy room: msg/s from Redis, quiet node",
+        "quiet",
+        ("fixed", "cluster_messages_per_s_each", _SECOND),
+    ),
+    Metric(
+        "busy room: bytes/s from Redis, quiet node",
+        "quiet",
+        ("fixed", "cluster_bytes_per_s_each", _SECOND),
+    ),
+    Metric(
+        "busy room: cores used, quiet node", "quiet", ("fixed", "server_cores_each", _SECOND), 3
+    ),
+    Metric("busy room: cores used, busy node", "quiet", ("fixed", "server_cores_each", _FIRST), 3),
+    Metric("busy room: p99 latency (ms)", "quiet", ("fixed", "p99_ms"), 2),
+    Metric("redis-server CPU-s, 2-node fan-out fixed", "cluster", ("fixed", "aux_cpu_s"), 2),
+    Metric("generator peak core share", "cluster", ("generator_core_share_max",), 2),
+    Metric("other processes' cores @ fixed (noise)", "cluster", ("fixed", "foreign_core_share"), 2),
+)
+
+_PHASES = {
+    "fanout": ("idle", "fanout"),
+    "chat": ("chat",),
+    "cluster": ("cluster", "local", "cost-local", "cost-cluster", "rooms", "quiet"),
+}
+_METRICS = {"fanout": FANOUT_METRICS, "chat": CHAT_METRICS, "cluster": CLUSTER_METRICS}
 
 
 def load_columns(scenario: str, run_dir: Path, labels: list[str]) -> list[dict[str, object]]:
@@ -79,9 +146,14 @@ def load_columns(scenario: str, run_dir: Path, labels: list[str]) -> list[dict[s
 def _lookup(column: dict[str, object], metric: Metric) -> float | None:
     node: object = column.get(metric.phase)
     for key in metric.path:
-        if not isinstance(node, dict):
+        if isinstance(key, int):
+            if not isinstance(node, list) or key >= len(node):
+                return None
+            node = node[key]
+        elif isinstance(node, dict):
+            node = node.get(key)
+        else:
             return None
-        node = node.get(key)
     if isinstance(node, bool):
         return float(node)
     if not isinstance(node, int | float):
@@ -97,7 +169,7 @@ def _fmt(value: float | None, digits: int) -> str:
 
 def _fixed_phase(scenario: str, columns: list[dict[str, object]]) -> str:
     """Describes the fixed-rate phase from the first column that ran it."""
-    unit = "deliveries/s" if scenario == "fanout" else "msg/s"
+    unit = "msg/s" if scenario == "chat" else "deliveries/s"
     for column in columns:
         phase = column.get(scenario)
         fixed = phase.get("fixed") if isinstance(phase, dict) else None
@@ -106,19 +178,62 @@ def _fixed_phase(scenario: str, columns: list[dict[str, object]]) -> str:
     return ""
 
 
+def _cluster_phases(columns: list[dict[str, object]]) -> list[str]:
+    """Describes the loads of the cluster scenario from the first column that ran them."""
+    lines = []
+    for phase, text in (
+        ("local", "500 local: {rate:,} deliveries/s to 500 clients of one node, alone"),
+        ("cost-local", "1 local: {rate:,} broadcasts/s to 1 client per node"),
+        ("rooms", "100 rooms: {rooms} rooms × {per_room}, each on one node, {rate:,} broadcasts/s"),
+        (
+            "quiet",
+            "busy room: {per_room} clients on the first node, {rate:,} broadcasts/s;"
+            " the quiet node has {idle} clients in no room",
+        ),
+    ):
+        for column in columns:
+            entry = column.get(phase)
+            fixed = entry.get("fixed") if isinstance(entry, dict) else None
+            if not isinstance(entry, dict) or not isinstance(fixed, dict):
+                continue
+            rate = fixed.get("publish_rate") or fixed.get("target_per_s")
+            lines.append(
+                text.format(
+                    rate=rate,
+                    rooms=entry.get("rooms"),
+                    per_room=entry.get("per_room"),
+                    idle=entry.get("idle_clients_per_server"),
+                )
+            )
+            break
+    return lines
+
+
+def _ratio(value: float | None, first: float | None) -> str:
+    if not first or value is None:
+        return "n/a"
+    return f"{value / first:.2f}×"
+
+
 def render(scenario: str, columns: list[dict[str, object]]) -> str:
-    """The table: one row per metric, one column per server, then second ÷ first."""
-    metrics = FANOUT_METRICS if scenario == "fanout" else CHAT_METRICS
+    """The table: one row per metric, one column per server, then ratios to the first.
+
+    With two servers, one ``ratio`` column (second ÷ first); with more, one per later
+    server, headed ``<label> ÷ <first>``.
+    """
     labels = [str(c["label"]) for c in columns]
-    header = ["metric", *labels, "ratio"]
+    ratio_headers = ["ratio"]
+    if len(labels) > 2:
+        ratio_headers = [f"{label} ÷ {labels[0]}" for label in labels[1:]]
+    header = ["metric", *labels, *ratio_headers]
     rows: list[list[str]] = []
-    for metric in metrics:
+    for metric in _METRICS[scenario]:
         values = [_lookup(c, metric) for c in columns]
-        ratio = "n/a"
-        first, last = values[0], values[-1]
-        if len(values) > 1 and first and last is not None:
-            ratio = f"{last / first:.2f}×"
-        rows.append([metric.label, *(_fmt(v, metric.digits) for v in values), ratio])
+        if len(values) > 2:
+            ratios = [_ratio(value, values[0]) for value in values[1:]]
+        else:
+            ratios = [_ratio(values[-1], values[0]) if len(values) > 1 else "n/a"]
+        rows.append([metric.label, *(_fmt(v, metric.digits) for v in values), *ratios])
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
@@ -126,11 +241,13 @@ def render(scenario: str, columns: list[dict[str, object]]) -> str:
         cells = [row[0].ljust(widths[0])]
         cells += [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)]
         lines.append("  ".join(cells))
-    if len(labels) > 1:
+    if len(labels) == 2:
         lines.append(f"ratio = {labels[-1]} ÷ {labels[0]}")
     fixed = _fixed_phase(scenario, columns)
     if fixed:
-        lines.append(fixed)
+        lines.append(f"2 nodes: {fixed}" if scenario == "cluster" else fixed)
+    if scenario == "cluster":
+        lines.extend(_cluster_phases(columns))
     for column in columns:
         for phase in _PHASES[scenario]:
             entry = column.get(phase)

@@ -1,38 +1,80 @@
-"""Baatcheet's side of the fan-out benchmark: the same app as bench/node/fanout_server.js.
+"""Baatcheet's side of the fan-out benchmarks: the same app as bench/node/fanout_server.js.
 
-Every ``publish`` event is re-emitted to all sockets of namespace ``/`` as ``message``.
-The app uses only the public ``baatcheet.sio`` API, so the benchmark measures exactly
-what a user's app gets. Run as ``python bench/apps/fanout.py PORT`` (or ``BENCH_PORT``);
-``scripts/bench`` starts it pinned to core 0.
+Every ``publish`` event is re-emitted as ``message``: to every socket of namespace ``/``,
+or, for a client whose handshake auth names a ``room``, to that room, which it joins on
+connection. With ``--redis-url`` the server is a cluster node (the same app as
+bench/node/fanout_cluster_server.js), and ``stats`` (with an ack) answers what its Redis
+subscription delivered so far: ``{"messages": n, "bytes": n}``.
+
+The app uses only the public ``baatcheet.sio`` API, so the benchmark measures exactly what
+a user's app gets. Run as ``python bench/apps/fanout.py PORT [--redis-url URL]
+[--redis-subscription classic|dynamic|dynamic-private]`` (the port may also come from
+``BENCH_PORT``); ``scripts/bench`` starts it pinned to core 0.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import os
-import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import uvloop
 
-from baatcheet.settings import Settings
+from baatcheet.settings import RedisSubscription, Settings
 from baatcheet.sio import Server, Socket
 
 __all__ = ["build_server", "main"]
 
 
-def build_server(port: int) -> Server:
-    """Returns a server on 127.0.0.1:``port`` that re-emits every ``publish`` to everyone."""
-    server = Server(Settings(host="127.0.0.1", port=port))
+def build_server(
+    port: int,
+    redis_url: str | None = None,
+    redis_subscription: RedisSubscription = RedisSubscription.CLASSIC,
+) -> Server:
+    """Returns a server on 127.0.0.1:``port`` that re-emits every ``publish``.
+
+    Args:
+        port: TCP port to listen on.
+        redis_url: Joins the server to a cluster on that Redis; None for a single node.
+        redis_subscription: Which broadcasts the node receives from Redis.
+    """
+    server = Server(
+        Settings(
+            host="127.0.0.1",
+            port=port,
+            redis_url=redis_url,
+            redis_subscription=redis_subscription,
+        )
+    )
 
     # Handlers are registered by call rather than as decorators: ``on`` returns ``Any``,
     # which mypy --strict rejects as an untyped decorator.
     def on_connection(socket: Socket) -> None:
-        def on_publish(payload: Any) -> None:
-            server.emit("message", payload)
+        room = socket.handshake.auth.get("room")
+        if isinstance(room, str):
+            socket.join(room)
+            to_room = server.to(room)
 
-        socket.on("publish", on_publish)
+            def on_room_publish(payload: Any) -> None:
+                to_room.emit("message", payload)
+
+            socket.on("publish", on_room_publish)
+        else:
+
+            def on_publish(payload: Any) -> None:
+                server.emit("message", payload)
+
+            socket.on("publish", on_publish)
+        if redis_url:  # not on the single-node app: the idle-memory figure stays comparable
+            socket.on("stats", on_stats)
+
+    def on_stats() -> dict[str, int]:
+        broker = server.broker
+        if broker is None:
+            return {"messages": 0, "bytes": 0}
+        return {"messages": broker.messages_received, "bytes": broker.bytes_received}
 
     server.on("connection", on_connection)
     return server
@@ -42,7 +84,7 @@ def _run(server: Server) -> None:
     """Runs the server the way ``baatcheet serve`` does once ``baatcheet.cli`` exists.
 
     ``baatcheet.cli.run_server`` owns the production event-loop setup (uvloop, signal
-    handling); until that module lands, plain ``uvloop.run`` is the closest equivalent.
+    handling); until that module offers it, plain ``uvloop.run`` is the closest equivalent.
     """
     try:
         cli = importlib.import_module("baatcheet.cli")
@@ -56,10 +98,24 @@ def _run(server: Server) -> None:
         run_server(server)
 
 
-def main() -> None:
-    """Entry point: the port comes from argv[1], else ``BENCH_PORT``, else 3000."""
-    port = int(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("BENCH_PORT", "3000"))
-    _run(build_server(port))
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: ``PORT [--redis-url URL] [--redis-subscription MODE]``.
+
+    The port comes from the first argument, else ``BENCH_PORT``, else 3000.
+    """
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "port", nargs="?", type=int, default=int(os.environ.get("BENCH_PORT", "3000"))
+    )
+    parser.add_argument("--redis-url", default=None)
+    parser.add_argument(
+        "--redis-subscription",
+        type=RedisSubscription,
+        choices=list(RedisSubscription),
+        default=RedisSubscription.CLASSIC,
+    )
+    args = parser.parse_args(argv)
+    _run(build_server(args.port, args.redis_url, args.redis_subscription))
 
 
 if __name__ == "__main__":

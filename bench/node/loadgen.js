@@ -6,6 +6,13 @@
 //   node loadgen.js idle   --url ws://127.0.0.1:PORT --pid SERVER_PID [--clients 5000]
 //   node loadgen.js chat   --url ws://127.0.0.1:PORT --pid SERVER_PID --server node|baatcheet
 //                          --db FILE [options]
+//   node loadgen.js rooms  --url URL_A,URL_B --pid PID_A,PID_B --rooms 100 --per-room 10
+//                          --publish-rate 2000 [--placement split|first] [--idle-clients N]
+//   (any scenario) --aux-pid PID[,PID]: helper processes (redis-server), measured apart
+//
+// fanout and rooms take several servers (a cluster): comma-separated --url and --pid, in the
+// same order. Fan-out clients are dealt to the servers in turn (client 0, the publisher, on
+// the first); server CPU is summed over every --pid and also reported per server.
 //
 // Every loop is bounded by a count and every wait by a deadline; the whole run is
 // killed by a watchdog (--deadline seconds) so a wedged server cannot hang the bench.
@@ -26,7 +33,7 @@ const {
 
 const log = (msg) => process.stderr.write(`[loadgen] ${msg}\n`);
 const round = (x, d = 2) => (x === null || x === undefined ? null : Number(x.toFixed(d)));
-const rates = (s) => s.split(',').filter(Boolean).map(Number);
+const rates = (s) => (s === 'none' ? [] : s.split(',').filter(Boolean).map(Number));
 
 const { positionals, values: opt } = parseArgs({
   allowPositionals: true,
@@ -53,13 +60,22 @@ const { positionals, values: opt } = parseArgs({
     deadline: { type: 'string', default: '600' },
     'quiet-secs': { type: 'string', default: '15' },
     receipts: { type: 'boolean', default: false },
+    'publish-rate': { type: 'string', default: '2000' },
+    placement: { type: 'string', default: 'split' },
+    'idle-clients': { type: 'string', default: '0' },
+    'aux-pid': { type: 'string', default: '' },
   },
 });
 
 const scenario = positionals[0];
-const pid = Number(opt.pid);
-if (!['fanout', 'idle', 'chat'].includes(scenario) || !Number.isInteger(pid)) {
-  log('usage: node loadgen.js fanout|idle|chat --url ws://127.0.0.1:PORT --pid SERVER_PID');
+const pids = String(opt.pid).split(',').map(Number);
+const pid = pids[0];
+const urls = opt.url.split(',');
+// Helper processes of the run (the cluster's redis-server): their CPU is reported apart and
+// not counted as other processes' noise.
+const auxPids = opt['aux-pid'].split(',').filter(Boolean).map(Number);
+if (!['fanout', 'idle', 'chat', 'rooms'].includes(scenario) || !pids.every(Number.isInteger)) {
+  log('usage: node loadgen.js fanout|idle|chat|rooms --url ws://127.0.0.1:PORT --pid SERVER_PID');
   process.exit(64);
 }
 const watchdog = setTimeout(() => {
@@ -106,25 +122,37 @@ function paced(perSec, secs, send) {
   });
 }
 
+/** CPU seconds of every server process (the --pid list), in order. */
+const serverCpuEach = () => pids.map(cpuSeconds);
+const sum = (xs) => xs.reduce((a, b) => a + b, 0);
+const auxCpu = () => sum(auxPids.map(cpuSeconds));
+
 /**
- * Runs `body` while measuring the server's CPU seconds, this process's share of a core,
- * and the share of a core that other processes on the machine took meanwhile.
+ * Runs `body` while measuring the servers' CPU seconds (summed, and each), this process's
+ * share of a core, and the share of a core that other processes on the machine took
+ * meanwhile.
  */
 async function measured(body) {
-  const cpu0 = cpuSeconds(pid);
+  const cpu0 = serverCpuEach();
+  const aux0 = auxCpu();
   const busy0 = busyCoreSeconds();
   const gen0 = process.cpuUsage();
   const t0 = performance.now();
   const result = await body();
   const wallS = (performance.now() - t0) / 1000;
   const gen = process.cpuUsage(gen0);
-  const serverCpuS = cpuSeconds(pid) - cpu0;
+  const eachS = serverCpuEach().map((c, i) => c - cpu0[i]);
+  const serverCpuS = sum(eachS);
+  const auxS = auxCpu() - aux0;
   const genCpuS = (gen.user + gen.system) / 1e6;
   return {
     result,
+    wallS,
     serverCpuS,
+    eachS,
+    auxS,
     genCore: genCpuS / wallS,
-    foreignCore: Math.max(0, busyCoreSeconds() - busy0 - serverCpuS - genCpuS) / wallS,
+    foreignCore: Math.max(0, busyCoreSeconds() - busy0 - serverCpuS - auxS - genCpuS) / wallS,
   };
 }
 
@@ -137,9 +165,10 @@ async function waitForQuiet() {
   let load = 0;
   do {
     const busy0 = busyCoreSeconds();
-    const own0 = cpuSeconds(pid) + cpuSeconds(process.pid);
+    const own = () => sum(serverCpuEach()) + auxCpu() + cpuSeconds(process.pid);
+    const own0 = own();
     await sleep(1000);
-    load = Math.max(0, busyCoreSeconds() - busy0 - (cpuSeconds(pid) + cpuSeconds(process.pid) - own0));
+    load = Math.max(0, busyCoreSeconds() - busy0 - (own() - own0));
     if (load < 0.3) return round(load, 3);
     log(`machine busy (${round(load, 2)} core used by other processes); waiting`);
   } while (performance.now() < deadline);
@@ -171,7 +200,7 @@ async function runFanout() {
   };
 
   log(`connecting ${n} clients to ${opt.url}`);
-  const clients = await connectMany(n, Number(opt.batch), () => new SioClient(opt.url, { onEvent }), log);
+  const clients = await connectMany(n, Number(opt.batch), (i) => new SioClient(urls[i % urls.length], { onEvent }), log);
   const publisher = clients[0];
   // Size the pad so the frame each receiver gets, 42["message",{"t":<us>,"pad":"…"}], is ~frame-bytes.
   const overhead = `42["message",{"t":${nowUs()},"pad":""}]`.length;
@@ -208,6 +237,9 @@ async function runFanout() {
       deliveries_per_s: Math.round(got / m.result.wallS),
       ...roundSummary(hist.summary()),
       server_cpu_s: round(m.serverCpuS, 3),
+      server_cpu_s_each: m.eachS.map((c) => round(c, 3)),
+      server_cpu_us_per_publish_each: m.eachS.map((c) => (sent > 0 ? round((c * 1e6) / sent, 1) : null)),
+      aux_cpu_s: auxPids.length ? round(m.auxS, 3) : null,
       deliveries_per_server_cpu_s: m.serverCpuS > 0 ? Math.round(got / m.serverCpuS) : null,
       generator_core_share: round(m.genCore, 3),
       foreign_core_share: round(m.foreignCore, 3),
@@ -549,10 +581,136 @@ function verifyDurability(ackedIds) {
   }
 }
 
-const scenarios = { fanout: runFanout, idle: runIdle, chat: runChat };
+// ---------------------------------------------------------------- rooms over a cluster
+
+/** Asks `client` for the server's cluster stats ({messages, bytes}) with an acked "stats". */
+function askStats(client) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no answer to "stats" within 30 s')), 30_000);
+    client.statsWaiter = (answer) => {
+      clearTimeout(timer);
+      resolve(answer);
+    };
+    client.emitRaw('["stats"]', client.nextAckId++);
+  });
+}
+
+function onStatsAck(buf, off, end, client) {
+  let k = off;
+  while (k < end && buf[k] >= 48 && buf[k] <= 57) k += 1;
+  const waiter = client.statsWaiter;
+  client.statsWaiter = null;
+  if (waiter) waiter(JSON.parse(buf.toString('utf8', k, end))[0]);
+}
+
+/**
+ * Rooms spread over the servers: `--rooms` rooms of `--per-room` clients, every client of a
+ * room on one server (`--placement split`: rooms dealt to the servers in turn; `first`: all
+ * on the first server). The first client of each room publishes; publishes go round-robin
+ * over the rooms at `--publish-rate` per second, and the server re-emits each to its room
+ * (`--per-room` deliveries). `--idle-clients` more clients per server join no room; one of
+ * each asks its server for its cluster stats before and after the fixed phase, so the
+ * result says what each server's Redis subscription received per second.
+ */
+async function runRooms() {
+  const roomCount = Number(opt.rooms);
+  const perRoom = Number(opt['per-room']);
+  const idle = Number(opt['idle-clients']);
+  const publishRate = Number(opt['publish-rate']);
+  const serverOf = (r) => (opt.placement === 'first' ? 0 : r % urls.length);
+  const hist = new Histogram();
+  let delivered = 0;
+  let stale = 0;
+  let stepStartUs = 0;
+  const needle = Buffer.from('"t":');
+  const onEvent = (buf, off, end) => {
+    const i = buf.indexOf(needle, off);
+    if (i < 0 || i >= end) return;
+    const v = readUint(buf, i + 4, end);
+    if (v < stepStartUs) {
+      stale += 1;
+      return;
+    }
+    delivered += 1;
+    hist.record(nowUs() - v);
+  };
+  const n = roomCount * perRoom;
+  log(`connecting ${n} clients in ${roomCount} rooms (${opt.placement}) and ${idle} idle per server to ${opt.url}`);
+  const members = await connectMany(n, Number(opt.batch), (i) => {
+    const r = Math.floor(i / perRoom);
+    return new SioClient(urls[serverOf(r)], { auth: { room: `room-${r}` }, onEvent });
+  }, log);
+  const idlers = await connectMany(idle * urls.length, Number(opt.batch), (i) =>
+    new SioClient(urls[i % urls.length], { onAck: onStatsAck, onEvent }), log);
+  const statsClients = urls.map((_, s) => idlers[s]);
+  const publishers = Array.from({ length: roomCount }, (_, r) => members[r * perRoom]);
+  const overhead = `42["message",{"t":${nowUs()},"pad":""}]`.length;
+  const pad = 'x'.repeat(Math.max(0, Number(opt['frame-bytes']) - overhead));
+  let next = 0;
+  const publish = () => {
+    publishers[next % roomCount].emitRaw(`["publish",{"t":${nowUs()},"pad":"${pad}"}]`);
+    next += 1;
+  };
+  const stats = async () => (statsClients.every(Boolean) ? Promise.all(statsClients.map(askStats)) : null);
+
+  async function step(secs) {
+    hist.reset();
+    stepStartUs = nowUs();
+    const d0 = delivered;
+    let sent = 0;
+    const before = await stats();
+    const m = await measured(async () => {
+      const r = await paced(publishRate, secs, publish);
+      sent = r.sent;
+      await waitFor(() => delivered - d0 >= sent * perRoom, DRAIN_MS);
+      return r;
+    });
+    const after = await stats();
+    const got = delivered - d0;
+    const wallS = m.wallS;
+    return {
+      publish_rate: publishRate,
+      secs,
+      publishes: sent,
+      expected: sent * perRoom,
+      delivered: got,
+      undelivered_after_drain: sent * perRoom - got,
+      deliveries_per_s: Math.round(got / m.result.wallS),
+      ...roundSummary(hist.summary()),
+      server_cpu_s: round(m.serverCpuS, 3),
+      server_cpu_s_each: m.eachS.map((c) => round(c, 3)),
+      server_cores_each: m.eachS.map((c) => round(c / wallS, 3)),
+      aux_cpu_s: auxPids.length ? round(m.auxS, 3) : null,
+      deliveries_per_server_cpu_s: m.serverCpuS > 0 ? Math.round(got / m.serverCpuS) : null,
+      cluster_messages_per_s_each: after ? after.map((a, i) => Math.round((a.messages - before[i].messages) / wallS)) : null,
+      cluster_bytes_per_s_each: after ? after.map((a, i) => Math.round((a.bytes - before[i].bytes) / wallS)) : null,
+      generator_core_share: round(m.genCore, 3),
+      foreign_core_share: round(m.foreignCore, 3),
+    };
+  }
+
+  const quietBefore = await waitForQuiet();
+  log(`warm-up ${opt['warmup-secs']} s at ${publishRate} publishes/s`);
+  await step(Number(opt['warmup-secs']));
+  log(`fixed ${opt['fixed-secs']} s at ${publishRate} publishes/s (${publishRate * perRoom} deliveries/s)`);
+  const fixed = await step(Number(opt['fixed-secs']));
+  log(`  p99 ${fixed.p99_ms} ms, ${fixed.deliveries_per_server_cpu_s} deliveries/server-CPU-s, cores ${fixed.server_cores_each}, cluster msg/s ${fixed.cluster_messages_per_s_each}`);
+  for (const c of [...members, ...idlers]) c.close();
+  return {
+    scenario: 'rooms',
+    rooms: roomCount,
+    per_room: perRoom,
+    placement: opt.placement,
+    idle_clients_per_server: idle,
+    other_load_before: quietBefore,
+    fixed,
+  };
+}
+
+const scenarios = { fanout: runFanout, idle: runIdle, chat: runChat, rooms: runRooms };
 scenarios[scenario]()
   .then((out) => {
-    process.stdout.write(`${JSON.stringify({ ...out, server: opt.server, server_pid: pid })}\n`);
+    process.stdout.write(`${JSON.stringify({ ...out, server: opt.server, server_pid: pid, server_pids: pids })}\n`);
     process.exit(0);
   })
   .catch((err) => {
