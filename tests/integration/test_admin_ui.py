@@ -89,6 +89,8 @@ async def test_commands_join_and_disconnect_sockets_and_are_reported(
     assert socket["nsp"] == "/game"
     await player.emit("move", 3)
     assert (await admin.next_event("event_received"))[:3] == ["/game", socket["id"], ["move", 3]]
+    server.namespaces["/game"].sockets[socket["id"]].emit("your turn", 4)
+    assert (await admin.next_event("event_sent"))[:3] == ["/game", socket["id"], ["your turn", 4]]
 
     await admin.emit("join", "/game", "lobby", socket["id"])
     assert (await admin.next_event("room_joined"))[:3] == ["/game", "lobby", socket["id"]]

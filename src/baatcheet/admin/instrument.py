@@ -200,7 +200,11 @@ class AdminUI:
                 def on_any(event: str, *args: Any) -> None:
                     admin.emit("event_received", name, socket.id, [event, *args], now_iso())
 
+                def on_any_outgoing(event: str, *args: Any) -> None:
+                    admin.emit("event_sent", name, socket.id, [event, *args], now_iso())
+
                 socket.on_any(on_any)
+                socket.on_any_outgoing(on_any_outgoing)
 
             def on_disconnect(reason: str) -> None:
                 admin.emit("socket_disconnected", name, socket.id, reason, now_iso())

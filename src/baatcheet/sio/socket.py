@@ -50,6 +50,7 @@ class Socket:
     __slots__ = (
         "_acks",
         "_any",
+        "_any_outgoing",
         "_handlers",
         "client",
         "connected",
@@ -73,6 +74,8 @@ class Socket:
         method, so a broadcast costs no extra Python call per recipient)."""
         self._handlers: dict[str, list[EventHandler]] = {}
         self._any: list[EventHandler] = []
+        self._any_outgoing: list[EventHandler] | None = None
+        """Listeners of events sent to this client (None, not a list, while there are none)."""
         self._acks: dict[int, Callable[[list[Any]], None]] = {}
 
     def __repr__(self) -> str:
@@ -97,6 +100,17 @@ class Socket:
         if handler is not None:
             return register(handler)
         return register
+
+    def on_any_outgoing(self, handler: EventHandler) -> EventHandler:
+        """Register ``handler(event, *args)`` for every event :meth:`emit` sends this client.
+
+        As Node's ``socket.onAnyOutgoing``: events sent to this socket alone, not the
+        broadcasts it receives with others.
+        """
+        if self._any_outgoing is None:
+            self._any_outgoing = []
+        self._any_outgoing.append(handler)
+        return handler
 
     def on_any(self, handler: EventHandler) -> EventHandler:
         """Register a catch-all ``handler(event, *args)`` for every incoming event."""
@@ -164,6 +178,9 @@ class Socket:
             message = prepare_message(encode(packet))
         self.client.session.send_prepared(message)
         nsp.observer.packet_out(len(message.ws))
+        if self._any_outgoing is not None:
+            for listener in list(self._any_outgoing):
+                self._run(listener, [event, *args], None, event)
 
     # ``timeout`` mirrors Node's API; the deadline covers only the wait for the answer.
     async def emit_with_ack(
