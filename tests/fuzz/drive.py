@@ -67,7 +67,7 @@ def _one_input(name: str, test: Any, report_after: int | None) -> Callable[[byte
     process without running ``atexit`` handlers).
     """
     inner = test.hypothesis.inner_test
-    last: list[tuple[tuple[Any, ...], dict[str, Any]]] = [((), {})]
+    last: list[tuple[tuple[Any, ...], dict[str, Any]] | None] = [None]
 
     def recording(*args: Any, **kwargs: Any) -> Any:
         last[0] = (args, kwargs)  # kept, not formatted: formatting every input would cost
@@ -83,11 +83,15 @@ def _one_input(name: str, test: Any, report_after: int | None) -> Callable[[byte
         calls += 1
         if calls == report_after:
             _report_runs()
+        last[0] = None
         try:
             fuzz(data)
         except Exception:
-            args, kwargs = last[0]
-            shown = ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
+            if last[0] is None:  # the strategies themselves failed: a bug in the target
+                shown = "(none: it failed while drawing the input from the buffer)"
+            else:
+                args, kwargs = last[0]
+                shown = ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
             print(f"\nFUZZ-FAILURE {name}\ninput: {shown}", file=sys.stderr)
             traceback.print_exc()
             sys.stderr.flush()
