@@ -295,17 +295,21 @@ class _ChatNamespace:
         if await self._require_member(session, room_id) is RoomKind.DIRECT:
             await self._chat.rooms.require_unblocked(session.user, room_id)
 
-    async def _room_created(self, room: Room, actor: User) -> None:
+    async def _room_created(self, room: Room) -> None:
         """Put the members in a new room (or back in a direct one) on every node and tell
-        the others; a new public room is announced to everyone for their directory."""
-        members = list(room.members or ())
-        for member in members:
-            await self._enter(member, room)
-        others = [_user_key(member.id) for member in members if member.id != actor.id]
-        if others:
-            self._nsp.to(others).emit("room:updated", room_json(room))
+        every tab of theirs (the creator's other tabs too); a new public room is announced
+        to everyone else for their directory."""
+        members = [_user_key(member.id) for member in room.members or ()]
+        if not members:
+            return  # to([]) would mean everyone
+        # One cluster request puts every member's sockets in, however many members.
+        self._nsp.in_(members).sockets_join(_room_key(room.id))
+        for member in room.members or ():
+            self._announce(await self._chat.presence.join(room.id, member))
+        self._nsp.to(members).emit("room:updated", room_json(room))
         if room.kind is RoomKind.PUBLIC:
-            self._nsp.emit("room:created", room_json(replace(room, members=None)))
+            listed = room_json(replace(room, members=None))
+            self._nsp.except_(members).emit("room:created", listed)
 
     # -- event plumbing ------------------------------------------------------------------
 

@@ -28,7 +28,8 @@ that node's socket counts away, and users left with no socket anywhere go offlin
 their rooms; the sweeping node announces them. A node that dies without saying goodbye
 stops pushing its deadline, which passes at most 2T/3 after its death, and the next sweep
 by any node comes within T/3: its users are shown offline within T. A node that closes
-sets its deadline to 0, so the next sweep takes its leftovers at once.
+sets its deadline to 0, so the next sweep by another node (within T/3) takes whatever its
+closing sockets did not already take offline.
 
 Resync: a node whose entry was swept while it lived (an event loop stalled past 2T/3, or
 Redis restarted empty) is told so by its next heartbeat (its entry was missing), and a

@@ -43,8 +43,8 @@ from baatcheet.store import Room, RoomKey, RoomKind, Store, User
 
 __all__ = ["RoomCreated", "Rooms"]
 
-RoomCreated = Callable[[Room, User], Awaitable[None]]
-"""Awaited with a room (members included) that has new members, and the user who made it so."""
+RoomCreated = Callable[[Room], Awaitable[None]]
+"""Awaited with a room (members included) that has new members."""
 
 _CURSOR_VERSION = 1
 _HOUR_S = 3600.0
@@ -77,9 +77,9 @@ class Rooms:
         """
         self._created.append(listener)
 
-    async def _announce(self, room: Room, actor: User) -> None:
+    async def _announce(self, room: Room) -> None:
         for listener in self._created:
-            await listener(room, actor)
+            await listener(room)
 
     # -- listing -------------------------------------------------------------------------
 
@@ -123,7 +123,7 @@ class Rooms:
             )
         member_ids = [creator.id, *(uid for uid in named if uid not in blockers)]
         room = await self._store.create_room(name, kind, member_ids)
-        await self._announce(room, creator)
+        await self._announce(room)
         return room
 
     async def join(self, user: User, room_id: int) -> Room:
@@ -159,7 +159,7 @@ class Rooms:
         if missing:
             room = await self._with_members(room.id)
         if created or missing:
-            await self._announce(room, user)
+            await self._announce(room)
         return room
 
     # -- checks --------------------------------------------------------------------------

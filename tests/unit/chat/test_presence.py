@@ -17,7 +17,7 @@ from support.presencekit import Recorder, off, on
 ADA, BOB = User(1, "ada"), User(2, "bob")
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 async def presence(request: pytest.FixtureRequest) -> AsyncIterator[Presence]:
     implementation: Presence
     if request.param == "memory":

@@ -20,6 +20,8 @@ from support.tcp_proxy import TcpProxy
 
 ADA, BOB = User(1, "ada"), User(2, "bob")
 
+pytestmark = [pytest.mark.timeout(30), pytest.mark.redis]
+
 TTL_S = 0.6
 """Short, so a silent node is swept within a second: beats every 0.2 s."""
 
