@@ -85,3 +85,20 @@ def test_a_left_room_leaves_my_list_and_is_back_in_the_directory(new_user: NewUs
     expect(alice.status).to_have_attribute("data-status", "connected")
     expect(alice.room_item("short-lived")).to_have_count(0)
     expect(alice.directory_item("short-lived")).to_be_visible()
+
+
+def test_a_public_room_created_by_someone_else_appears_in_my_directory_without_a_reload(
+    new_user: NewUser,
+) -> None:
+    bob = new_user()
+    bob.register("bob")
+    expect(bob.page.get_by_test_id("directory")).to_contain_text("No other public rooms.")
+    alice = new_user()
+    alice.register("alice")
+
+    alice.create_room("fresh-news")
+
+    expect(bob.directory_item("fresh-news")).to_be_visible()
+    bob.directory_item("fresh-news").click()
+    expect(bob.room_item("fresh-news")).to_be_visible()
+    expect(bob.directory_item("fresh-news")).to_have_count(0)

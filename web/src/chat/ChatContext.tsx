@@ -273,6 +273,7 @@ export function ChatProvider({ me, children }: { me: User; children: ReactNode }
     const onPresence = (event: { roomId: number; user: User; online: boolean }) =>
       dispatch({ type: "presence", ...event });
     const onRoomUpdated = (room: Room) => dispatch({ type: "room/upsert", room });
+    const onRoomCreated = (room: Room) => dispatch({ type: "room/created", room });
 
     socket.on("connect", onConnect);
     socket.on("message:new", onMessage);
@@ -280,6 +281,7 @@ export function ChatProvider({ me, children }: { me: User; children: ReactNode }
     socket.on("receipt", onReceipt);
     socket.on("presence", onPresence);
     socket.on("room:updated", onRoomUpdated);
+    socket.on("room:created", onRoomCreated);
     if (socket.connected) {
       onConnect();
     }
@@ -291,6 +293,7 @@ export function ChatProvider({ me, children }: { me: User; children: ReactNode }
       socket.off("receipt", onReceipt);
       socket.off("presence", onPresence);
       socket.off("room:updated", onRoomUpdated);
+      socket.off("room:created", onRoomCreated);
       clearInterval(expiry);
     };
   }, [socket, me.id, flush, loadLatest]);

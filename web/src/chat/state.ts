@@ -22,11 +22,14 @@ export interface ChatState {
   typing: Record<number, Typist[]>;
   online: Record<number, User[]>;
   unread: Record<number, number>;
+  /** Public rooms created since this page loaded (`room:created`), for the directory. */
+  announced: Room[];
 }
 
 export type ChatAction =
   | { type: "rooms/loaded"; rooms: Room[] }
   | { type: "room/upsert"; room: Room }
+  | { type: "room/created"; room: Room }
   | { type: "room/removed"; roomId: number }
   | { type: "room/selected"; roomId: number }
   | { type: "history/loading"; roomId: number }
@@ -52,7 +55,16 @@ export type ChatAction =
 const EMPTY: Timeline = { messages: [], hasMore: true, loading: false, loaded: false };
 
 export function initialState(me: User, activeRoomId: number | null): ChatState {
-  return { me, rooms: [], activeRoomId, timelines: {}, typing: {}, online: {}, unread: {} };
+  return {
+    me,
+    rooms: [],
+    activeRoomId,
+    timelines: {},
+    typing: {},
+    online: {},
+    unread: {},
+    announced: [],
+  };
 }
 
 function timeline(state: ChatState, roomId: number): Timeline {
@@ -113,6 +125,10 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         : [...state.rooms, action.room];
       return { ...state, rooms };
     }
+    case "room/created":
+      return state.announced.some((r) => r.id === action.room.id)
+        ? state
+        : { ...state, announced: [...state.announced, action.room] };
     case "room/removed":
       return {
         ...state,

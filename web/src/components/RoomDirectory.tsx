@@ -1,7 +1,8 @@
 /**
  * The public room directory: a search box and the public rooms I have not joined, a page at a
  * time. Picking one joins it. The server pages and searches (by name prefix), so this never
- * downloads more than a page per click, however many public rooms there are.
+ * downloads more than a page per click, however many public rooms there are. Rooms created
+ * while it is open (`room:created`) join the pages already loaded where they belong.
  */
 import { useEffect, useState } from "react";
 
@@ -11,6 +12,28 @@ import type { Room } from "../types";
 
 /** Wait this long after the last keystroke before searching. */
 const SEARCH_DELAY_MS = 250;
+
+/** The server's order: name without regard to case, then id (close enough for display). */
+function byName(a: Room, b: Room): number {
+  const x = a.name.toLowerCase();
+  const y = b.name.toLowerCase();
+  return x < y ? -1 : x > y ? 1 : a.id - b.id;
+}
+
+/** The loaded pages plus the announced rooms that belong in them (the query matches, and
+ * they sort before the end of what is loaded, or everything is loaded). */
+function withAnnounced(listing: Listing, announced: Room[]): Room[] {
+  const loaded = new Set(listing.rooms.map((r) => r.id));
+  const last = listing.rooms.at(-1);
+  const query = listing.query.toLowerCase();
+  const fresh = announced.filter(
+    (r) =>
+      !loaded.has(r.id) &&
+      r.name.toLowerCase().startsWith(query) &&
+      (listing.nextCursor === null || last === undefined || byName(r, last) < 0),
+  );
+  return fresh.length === 0 ? listing.rooms : [...listing.rooms, ...fresh].sort(byName);
+}
 
 interface Listing {
   query: string;
@@ -82,7 +105,8 @@ export function RoomDirectory({ onPicked }: { onPicked: () => void }) {
   };
 
   const mine = new Set(state.rooms.map((r) => r.id));
-  const shown = (listing?.rooms ?? []).filter((r) => !mine.has(r.id));
+  const rooms = listing === null ? [] : withAnnounced(listing, state.announced);
+  const shown = rooms.filter((r) => !mine.has(r.id));
 
   return (
     <>
