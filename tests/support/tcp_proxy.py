@@ -6,6 +6,7 @@
         client = connect_to(proxy.port)
         await proxy.cut()       # live connections drop, new ones are refused
         await proxy.restore()   # accepting again, on the same port
+    proxy.latency = 0.5     # what Redis answers from now on arrives half a second late
 
 The service itself keeps running, so its state (other clients, subscriptions) survives the
 outage exactly as it would survive a network partition of one node.
@@ -32,6 +33,8 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
+        self.latency = 0.0
+        """Seconds by which data read from the upstream is held back before it is passed on."""
 
     async def __aenter__(self) -> Self:
         await self.restore()
@@ -74,8 +77,8 @@ class TcpProxy:
             writer.transport.abort()
             return
         self._writers |= {writer, up_writer}
-        for source, sink in ((reader, up_writer), (up_reader, writer)):
-            task = asyncio.create_task(self._pipe(source, sink, writer, up_writer))
+        for source, sink, late in ((reader, up_writer, False), (up_reader, writer, True)):
+            task = asyncio.create_task(self._pipe(source, sink, late, writer, up_writer))
             self._pipes.add(task)
             task.add_done_callback(self._pipes.discard)
 
@@ -83,10 +86,13 @@ class TcpProxy:
         self,
         source: asyncio.StreamReader,
         sink: asyncio.StreamWriter,
+        late: bool,
         *ends: asyncio.StreamWriter,
     ) -> None:
         try:
             while data := await source.read(_CHUNK):
+                if late and self.latency:
+                    await asyncio.sleep(self.latency)
                 sink.write(data)
                 await sink.drain()
         except OSError:

@@ -84,7 +84,7 @@ class RedisBroker:
         requests_timeout: Seconds to wait for other nodes' answers (Node's
             ``requestsTimeout``), and for any single Redis command.
         health_interval: Seconds of silence on the subscription after which it is
-            PINGed; no answer within another interval counts as a lost connection.
+            PINGed; no answer within ``requests_timeout`` counts as a lost connection.
         subscription: Which broadcast channels this node's adapters subscribe. The
             adapters read it; the broker itself treats every channel alike.
     """
@@ -600,20 +600,26 @@ class RedisBroker:
             self._set_available()
 
     async def _read(self, connection: AbstractConnection) -> None:
-        pinged = False
+        """Read the subscription; silence earns a PING, and Redis gets ``requests_timeout``
+        to answer it, so a loop that stalled for a moment does not count as an outage."""
+        loop = asyncio.get_running_loop()
+        ping_deadline: float | None = None
         while True:
             if self._reconnect_reason is not None:
                 raise _Reconnect(str(self._reconnect_reason))
-            response = await connection.read_response(
-                timeout=self._health_interval, disconnect_on_error=True
-            )
+            wait = self._health_interval
+            if ping_deadline is not None:
+                wait = max(ping_deadline - loop.time(), 0.0)
+            response = await connection.read_response(timeout=wait, disconnect_on_error=True)
             if response is None:
-                if pinged:
-                    raise TimeoutError("Redis did not answer a PING on the subscription")
+                if ping_deadline is not None:
+                    if loop.time() >= ping_deadline:
+                        raise TimeoutError("Redis did not answer a PING on the subscription")
+                    continue
                 await connection.send_command("PING", check_health=False)
-                pinged = True
+                ping_deadline = loop.time() + self.requests_timeout
                 continue
-            pinged = False
+            ping_deadline = None
             self._dispatch(response)
 
     def _dispatch(self, response: Any) -> None:

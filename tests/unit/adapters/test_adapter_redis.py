@@ -283,6 +283,27 @@ async def test_the_broker_reconnects_resubscribes_and_logs_the_recovery_once(
     assert len(_messages(caplog, BROKER_LOG, "is reachable again")) == 1
 
 
+async def test_a_slow_pong_is_not_an_outage_but_a_silent_redis_is(
+    proxy: TcpProxy, make_node: NodeMaker, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The subscription is PINGed after 0.2 s of silence; Redis has ``requests_timeout``
+    (2 s) to answer, so a slow link or a stalled event loop does not drop broadcasts."""
+    slow, other = await make_node(_through(proxy)), await make_node(redis_url)
+    local = slow.add_socket("local")
+    proxy.latency = 0.6
+    await asyncio.sleep(1.5)  # several PINGs, each answered after 0.6 s
+    assert slow.broker.available
+    other.adapter.broadcast(_event("through a slow link"), BroadcastOptions())
+    await _eventually(lambda: local.received == [f'2{NAMESPACE},["through a slow link"]'])
+    assert _messages(caplog, BROKER_LOG, "is unreachable") == []
+
+    proxy.latency = 60  # Redis still holds the connection open but answers nothing
+    started = time.monotonic()
+    await _eventually(lambda: not slow.broker.available, seconds=5)
+    assert 1.5 < time.monotonic() - started < 4
+    assert len(_messages(caplog, BROKER_LOG, "is unreachable")) == 1
+
+
 async def test_a_request_in_flight_fails_as_soon_as_redis_goes_away(
     proxy: TcpProxy, make_node: NodeMaker, redis_url: str, redis: Redis, prefix: str
 ) -> None:
