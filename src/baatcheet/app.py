@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from baatcheet.admin import AdminUI, instrument
+from baatcheet.assets import ADMIN_UI_ASSET, ASSETS_DIR, WEB_ASSET, find_folder
 from baatcheet.chat.handlers import register_chat
 from baatcheet.chat.observer import NO_CHAT_OBSERVER
 from baatcheet.chat.service import ChatService
@@ -24,24 +25,26 @@ from baatcheet.demo import mount_echo, register_demo
 from baatcheet.settings import Settings
 from baatcheet.sio import Server
 from baatcheet.web.api import api_routes
-from baatcheet.web.client_bundle import client_bundle_routes
 
 __all__ = ["RunningApp", "attach_chat", "build_http_app", "open_app"]
 
 STATIC_DIR = Path(__file__).parent / "static"
-WEB_DIR = STATIC_DIR / "web"
+WEB_DIRS = (ASSETS_DIR / WEB_ASSET, STATIC_DIR / "web")
+"""Where the built React client is looked for: the wheel's copy, then a checkout's build."""
 
 
 def _web_client_routes() -> list[BaseRoute]:
     """The built React client at ``/``, or a page saying how to build it."""
     demo = Route("/demo", lambda request: FileResponse(STATIC_DIR / "demo.html"))
-    if (WEB_DIR / "index.html").is_file():
-        return [demo, Mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")]
+    folder = find_folder(WEB_DIRS, "index.html")
+    if folder is not None:
+        return [demo, Mount("/", StaticFiles(directory=folder, html=True), name="web")]
 
     async def not_built(request: Request) -> Response:
         del request
         return PlainTextResponse(
-            "The web client is not built yet: run scripts/serve (it builds web/ with npm).",
+            "The web client is not built yet: a wheel of baatcheet carries it; in a checkout,"
+            " run scripts/serve (it builds web/ with npm).",
             status_code=503,
         )
 
@@ -49,27 +52,33 @@ def _web_client_routes() -> list[BaseRoute]:
 
 
 def _admin_ui_routes(settings: Settings) -> list[BaseRoute]:
-    """The admin UI's built files at ``settings.admin_path``, or a page saying how to get them."""
-    folder = settings.admin_ui_dir
+    """The admin UI's built files at ``settings.admin_path``, or a page saying how to get them.
+
+    ``admin_ui_dir`` is looked in first, then the copy a wheel carries.
+    """
+    configured = settings.admin_ui_dir
+    folder = find_folder((configured, ASSETS_DIR / ADMIN_UI_ASSET), "index.html")
     # The page's asset URLs are relative: the bare path must become the folder's.
     slash = Route(settings.admin_path, lambda request: RedirectResponse(settings.admin_path + "/"))
-    if (folder / "index.html").is_file():
+    if folder is not None:
         return [slash, Mount(settings.admin_path, StaticFiles(directory=folder, html=True))]
 
     async def not_installed(request: Request) -> Response:
         del request
         return PlainTextResponse(
-            f"The admin UI is not installed at {folder}: run scripts/install.", status_code=503
+            f"The admin UI is not installed at {configured}: run scripts/install.",
+            status_code=503,
         )
 
     return [slash, Mount(settings.admin_path, routes=[Route("/{path:path}", not_installed)])]
 
 
 def build_http_app(settings: Settings, chat: ChatService) -> Starlette:
-    """The ASGI app hosted beside the realtime endpoints (API, client bundle, web client)."""
+    """The ASGI app hosted beside the realtime endpoints (API, admin UI, web client).
+
+    ``/socket.io/socket.io.js`` is not here: the server itself serves it.
+    """
     routes: list[BaseRoute] = [*api_routes(chat)]
-    if settings.serve_client:
-        routes.extend(client_bundle_routes(settings))
     if settings.admin_ui:
         routes.extend(_admin_ui_routes(settings))
     routes.extend(_web_client_routes())

@@ -1,39 +1,54 @@
-"""The server hands out the official socket.io-client files at /socket.io/, as Node's does."""
+"""Every server hands out the official socket.io-client files at /socket.io/, as Node's does."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 
-from baatcheet.settings import Settings
-from baatcheet.web.client_bundle import CLIENT_FILES, DEFAULT_DIST_DIR, client_bundle_routes
+from baatcheet.listener.client_bundle import CHECKOUT_DIST_DIR, CLIENT_FILES
+from baatcheet.sio import Server
+from support.factories import ServerFactory
 from support.paths import JS_DIR
 
+pytestmark = pytest.mark.timeout(30)
 
-def _client(settings: Settings) -> httpx.AsyncClient:
-    app = Starlette(routes=client_bundle_routes(settings))
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+Http = Callable[..., Awaitable[httpx.AsyncClient]]
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    assert DEFAULT_DIST_DIR.is_dir(), f"{DEFAULT_DIST_DIR} is missing: run scripts/install"
-    async with _client(Settings()) as client:
-        yield client
+async def served(running_server: ServerFactory) -> AsyncIterator[Http]:
+    """``await served(**settings)``: an HTTP client for a started bare ``Server``."""
+    clients: list[httpx.AsyncClient] = []
+
+    async def start(**settings: Any) -> httpx.AsyncClient:
+        server: Server = await running_server(**settings)
+        client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}")
+        clients.append(client)
+        return client
+
+    yield start
+    for client in clients:
+        await client.aclose()
+
+
+@pytest.fixture
+async def http(served: Http) -> httpx.AsyncClient:
+    assert CHECKOUT_DIST_DIR.is_dir(), f"{CHECKOUT_DIST_DIR} is missing: run scripts/install"
+    return await served()
 
 
 @pytest.mark.parametrize("name", sorted(CLIENT_FILES))
-async def test_each_client_file_is_served_byte_for_byte_from_the_package(
+async def test_each_client_file_is_served_byte_for_byte_by_a_bare_server(
     http: httpx.AsyncClient, name: str
 ) -> None:
     response = await http.get(f"/socket.io/{name}")
     assert response.status_code == 200
-    assert response.content == (DEFAULT_DIST_DIR / name).read_bytes()
+    assert response.content == (CHECKOUT_DIST_DIR / name).read_bytes()
 
 
 async def test_scripts_are_served_as_javascript_and_source_maps_as_json(
@@ -69,7 +84,7 @@ async def test_weak_and_listed_etags_also_count_as_a_match(http: httpx.AsyncClie
 async def test_a_stale_etag_gets_the_full_file(http: httpx.AsyncClient) -> None:
     response = await http.get("/socket.io/socket.io.js", headers={"If-None-Match": '"old"'})
     assert response.status_code == 200
-    assert response.content == (DEFAULT_DIST_DIR / "socket.io.js").read_bytes()
+    assert response.content == (CHECKOUT_DIST_DIR / "socket.io.js").read_bytes()
 
 
 async def test_different_files_have_different_etags(http: httpx.AsyncClient) -> None:
@@ -78,53 +93,61 @@ async def test_different_files_have_different_etags(http: httpx.AsyncClient) -> 
     assert full.headers["etag"] != minified.headers["etag"]
 
 
-async def test_head_reports_the_length_without_sending_the_body(http: httpx.AsyncClient) -> None:
-    response = await http.head("/socket.io/socket.io.js")
-    assert response.status_code == 200
-    assert response.content == b""
-    size = (DEFAULT_DIST_DIR / "socket.io.js").stat().st_size
-    assert response.headers["content-length"] == str(size)
+async def test_head_answers_with_the_headers_of_get_and_no_body(http: httpx.AsyncClient) -> None:
+    get = await http.get("/socket.io/socket.io.js")
+    head = await http.head("/socket.io/socket.io.js")
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["etag"] == get.headers["etag"]
+    assert head.headers["content-type"] == get.headers["content-type"]
+
+
+async def test_other_methods_are_refused_with_405(http: httpx.AsyncClient) -> None:
+    response = await http.post("/socket.io/socket.io.js", content=b"x")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD"
 
 
 async def test_files_outside_the_list_are_not_served(http: httpx.AsyncClient) -> None:
     response = await http.get("/socket.io/package.json")
-    assert response.status_code == 404
+    assert response.status_code != 200
 
 
-async def test_missing_package_gives_a_404_that_says_to_run_scripts_install(
-    tmp_path: Path,
+async def test_missing_package_gives_a_404_that_says_how_to_get_it(
+    served: Http, tmp_path: Path
 ) -> None:
-    async with _client(Settings(client_dist_dir=tmp_path / "absent")) as http:
-        response = await http.get("/socket.io/socket.io.js")
+    http = await served(client_dist_dir=tmp_path / "absent")
+    response = await http.get("/socket.io/socket.io.js")
     assert response.status_code == 404
     assert "scripts/install" in response.text
     assert "BAATCHEET_CLIENT_DIST_DIR" in response.text
+    assert str(tmp_path / "absent") in response.text
 
 
-async def test_files_appear_once_installed_without_restarting(tmp_path: Path) -> None:
-    async with _client(Settings(client_dist_dir=tmp_path)) as http:
-        assert (await http.get("/socket.io/socket.io.js")).status_code == 404
-        (tmp_path / "socket.io.js").write_text("// installed later\n")
-        response = await http.get("/socket.io/socket.io.js")
+async def test_files_appear_once_installed_without_restarting(served: Http, tmp_path: Path) -> None:
+    http = await served(client_dist_dir=tmp_path)
+    assert (await http.get("/socket.io/socket.io.js")).status_code == 404
+    (tmp_path / "socket.io.js").write_text("// installed later\n")
+    response = await http.get("/socket.io/socket.io.js")
     assert response.status_code == 200
     assert response.text == "// installed later\n"
 
 
-async def test_the_client_follows_a_custom_socketio_path() -> None:
-    async with _client(Settings(socketio_path="/rt/")) as http:
-        moved = await http.get("/rt/socket.io.js")
-        old = await http.get("/socket.io/socket.io.js")
+async def test_the_client_follows_a_custom_socketio_path(served: Http) -> None:
+    http = await served(socketio_path="/rt/")
+    moved = await http.get("/rt/socket.io.js")
+    old = await http.get("/socket.io/socket.io.js")
     assert moved.status_code == 200
     assert old.status_code == 404
 
 
-async def test_nothing_is_served_when_serve_client_is_off() -> None:
-    async with _client(Settings(serve_client=False)) as http:
-        response = await http.get("/socket.io/socket.io.js")
+async def test_nothing_is_served_when_serve_client_is_off(served: Http) -> None:
+    http = await served(serve_client=False)
+    response = await http.get("/socket.io/socket.io.js")
     assert response.status_code == 404
 
 
 def test_served_client_is_the_same_version_the_js_driver_tests_with() -> None:
-    served = json.loads((DEFAULT_DIST_DIR.parent / "package.json").read_text())["version"]
+    served = json.loads((CHECKOUT_DIST_DIR.parent / "package.json").read_text())["version"]
     driven = JS_DIR / "node_modules" / "socket.io-client" / "package.json"
     assert served == json.loads(driven.read_text())["version"]

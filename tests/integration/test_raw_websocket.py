@@ -10,7 +10,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Origin
 
-from baatcheet.demo import WELCOME, RawWebSocketEndpoint, mount_echo, receipt_for
+from baatcheet.demo import WELCOME, mount_echo, receipt_for
+from baatcheet.listener.websocket_route import WebSocketRoute
 from baatcheet.sio import Server
 from support.factories import ServerFactory
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.timeout(30)
 
 async def _echo_server(
     running_server: ServerFactory, **settings: Any
-) -> tuple[Server, RawWebSocketEndpoint]:
+) -> tuple[Server, WebSocketRoute]:
     """A started server with the echo mounted, as ``baatcheet serve`` has it."""
     server: Server = await running_server(**settings)
     return server, mount_echo(server)

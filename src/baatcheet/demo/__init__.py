@@ -4,13 +4,13 @@ Neither belongs to the product (``chat``) or to the server (``sio``); ``baatchee
 mounts both from the composition root.
 """
 
-from baatcheet.demo.echo import WELCOME, RawWebSocketEndpoint, mount_echo, receipt_for
+from baatcheet.demo.echo import WELCOME, echo, mount_echo, receipt_for
 from baatcheet.demo.namespace import DEMO_OFF_MESSAGE, register_demo
 
 __all__ = [
     "DEMO_OFF_MESSAGE",
     "WELCOME",
-    "RawWebSocketEndpoint",
+    "echo",
     "mount_echo",
     "receipt_for",
     "register_demo",

@@ -2,18 +2,17 @@
 
 Demo code: it behaves like the curriculum's first ``ws`` server, a welcome message on
 connect and an echo receipt for every message, so the browser-side lifecycle events
-(``onopen``, ``onmessage``, ``onclose``) can be tried without Socket.IO. ``baatcheet
-serve`` mounts it at ``ws_path`` (:func:`mount_echo`); a bare server does not have it.
+(``onopen``, ``onmessage``, ``onclose``) can be tried without Socket.IO. It is written as
+any user's plain WebSocket handler would be (``server.websocket(path)``); ``baatcheet
+serve`` mounts it at ``ws_path`` (:func:`mount_echo`), a bare server does not have it.
 """
 
 from __future__ import annotations
 
-from baatcheet.engine.cors import OriginPolicy
-from baatcheet.engine.http import HttpRequest
-from baatcheet.engine.server import Upgrader
+from baatcheet.listener.websocket_route import PlainWebSocket, WebSocketRoute
 from baatcheet.sio import Server
 
-__all__ = ["WELCOME", "RawWebSocketEndpoint", "mount_echo", "receipt_for"]
+__all__ = ["WELCOME", "echo", "mount_echo", "receipt_for"]
 
 WELCOME = "Welcome! Aap server se jud gaye hain."
 
@@ -24,41 +23,19 @@ def receipt_for(message: str | bytes) -> str:
     return "Server ne aapka message receive kar liya: " + shown
 
 
-class RawWebSocketEndpoint:
-    """Accepts plain WebSocket connections under the same origin policy as Socket.IO."""
-
-    def __init__(self, origins: OriginPolicy, max_message_bytes: int) -> None:
-        self._origins = origins
-        self._max_message_bytes = max_message_bytes
-        self.connections = 0
-        """Open connections right now (exported as a metric)."""
-
-    def __call__(self, request: HttpRequest, upgrader: Upgrader) -> None:
-        if not self._origins.allows(request.header(b"origin"), request):
-            upgrader.reject(403, [(b"content-type", b"text/plain")], b"origin or host not allowed")
-            return
-        ws = upgrader.accept(self._max_message_bytes)
-        if ws is None:
-            return
-        self.connections += 1
-
-        def on_message(message: str | bytes) -> None:
-            ws.send_text(receipt_for(message))
-
-        def on_close(code: int, reason: str) -> None:
-            del code, reason
-            self.connections -= 1
-
-        ws.on_message = on_message
-        ws.on_close = on_close
-        ws.send_text(WELCOME)
+async def echo(ws: PlainWebSocket) -> None:
+    """Welcome the client, then answer each of its messages with a receipt until it leaves."""
+    ws.send(WELCOME)
+    async for message in ws:
+        ws.send(receipt_for(message))
 
 
-def mount_echo(server: Server) -> RawWebSocketEndpoint:
-    """Serve the echo at ``server.settings.ws_path`` under the server's origin policy."""
-    settings = server.settings
-    endpoint = RawWebSocketEndpoint(
-        OriginPolicy.from_settings(settings), settings.max_payload_bytes
-    )
-    server.listener.mount_websocket(settings.ws_path, endpoint)
-    return endpoint
+def mount_echo(server: Server) -> WebSocketRoute:
+    """Serve :func:`echo` at ``server.settings.ws_path``; the route counts its connections.
+
+    The same as decorating :func:`echo` with ``server.websocket(ws_path)``, but the route
+    is returned so its open connections can be read.
+    """
+    route = WebSocketRoute.from_settings(echo, server.settings)
+    server.listener.mount_websocket(server.settings.ws_path, route)
+    return route

@@ -18,6 +18,8 @@ from baatcheet.engine.observer import NO_ENGINE_OBSERVER
 from baatcheet.engine.server import AllowRequest, EngineServer
 from baatcheet.engine.session import CloseReason, EngineSession, SessionHandler
 from baatcheet.listener import NO_LISTENER_OBSERVER, Health, Listener
+from baatcheet.listener.client_bundle import ClientBundle
+from baatcheet.listener.websocket_route import PlainWebSocketHandler, WebSocketRoute
 from baatcheet.metrics import Metrics
 from baatcheet.settings import Settings
 from baatcheet.sio.broadcast import BroadcastOperator, BroadcastTargets
@@ -106,6 +108,10 @@ class Server(BroadcastTargets):
         """``/healthz`` and ``/readyz``; add a dependency with ``health.add_check``."""
         self.listener.mount_http("/healthz", self.health.healthz)
         self.listener.mount_http("/readyz", self.health.readyz)
+        if settings.serve_client:
+            # As Node's server does: pages load the client from the server they talk to.
+            bundle = ClientBundle.from_dist_dir(settings.client_dist_dir)
+            bundle.mount(self.listener.mount_http, settings.socketio_path)
         if self.metrics is not None:
             self.listener.mount_http("/metrics", self._serve_metrics)
         if self.broker is not None:
@@ -199,6 +205,21 @@ class Server(BroadcastTargets):
             self.listener.websocket_endpoints,
             fallback if fallback is not None else self.app,
         )
+
+    def websocket(self, path: str) -> Callable[[PlainWebSocketHandler], PlainWebSocketHandler]:
+        """Decorator: serve plain WebSocket connections to ``path`` with the decorated coroutine.
+
+        ``async def handler(ws: PlainWebSocket) -> None`` runs once per connection, under
+        the server's origin policy and ``max_payload_bytes``; see
+        :mod:`baatcheet.listener.websocket_route`.
+        """
+
+        def register(handler: PlainWebSocketHandler) -> PlainWebSocketHandler:
+            route = WebSocketRoute.from_settings(handler, self.settings)
+            self.listener.mount_websocket(path, route)
+            return handler
+
+        return register
 
     # -- engine callback -----------------------------------------------------------------
 
