@@ -96,7 +96,7 @@ class EngineServer:
         self._allow_request = allow_request
         self._origins = OriginPolicy.from_settings(settings)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._deadlines = DeadlineQueue()
+        self._deadlines = DeadlineQueue(resolution=_deadline_resolution(settings))
         self.draining = False
         """Set by shutdown: handshakes are refused (503) while sessions are closed."""
         self._all_gone: asyncio.Event | None = None
@@ -246,7 +246,7 @@ class EngineServer:
             settings.ping_timeout_ms,
             settings.max_payload_bytes,
         )
-        session.start("0" + open_data)
+        session.start(open_data)
         if responder is not None:
             session.handle_poll_get(_CorsResponder(responder, cors) if cors else responder)
         session.handler = self._on_connection(session)
@@ -301,6 +301,15 @@ class EngineServer:
 _JSON = [(b"content-type", b"application/json")]
 _TEXT = [(b"content-type", b"text/plain; charset=UTF-8")]
 _SHUTTING_DOWN = b"server shutting down: connect to another node or retry shortly"
+
+
+def _deadline_resolution(settings: Settings) -> float:
+    """How finely heartbeat and upgrade deadlines are served: a quarter second, or a
+    twentieth of the shortest of them when that is finer (tests run with short ones)."""
+    shortest_ms = min(
+        settings.ping_interval_ms, settings.ping_timeout_ms, settings.upgrade_timeout_ms
+    )
+    return min(0.25, shortest_ms / 20_000)
 
 
 def _error_body(code: EngineErrorCode) -> bytes:

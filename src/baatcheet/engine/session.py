@@ -1,9 +1,14 @@
 """One Engine.IO session: a logical connection that outlives a transport upgrade.
 
-A session starts on long-polling or directly on WebSocket. It owns the heartbeat
-(the server pings, the client must pong in time), the polling queue, the upgrade
-dance (``2probe``/``3probe``/noop/``5``), and the slow-consumer policy. The layer
+The decisions — heartbeat, polling queue, upgrade probe, how to end — are made by the
+sans-I/O :class:`~baatcheet.proto.engineio_session.ServerSession`; this module drives it
+with real transports and the loop's clock, and owns what only I/O has: the WebSocket, the
+held long-poll GET and POST, write backpressure and the slow-consumer policy. The layer
 above sees only ``on_message`` and ``on_close`` through :class:`SessionHandler`.
+
+Idle sessions cost no task and no timer of their own: every session's next heartbeat
+deadline sits in the server's one :class:`DeadlineQueue`, and a PING to a native
+WebSocket is a single write of a frame encoded once for the whole process.
 """
 
 from __future__ import annotations
@@ -11,26 +16,34 @@ from __future__ import annotations
 import asyncio
 import logging
 from base64 import b64decode
-from collections.abc import Callable, Iterable
-from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Final, Protocol
 
 from baatcheet._types import EngineSid
 from baatcheet.engine.coalesce import WriteCoalescer
 from baatcheet.engine.deadlines import DeadlineQueue
-from baatcheet.engine.frames import PreparedMessage
+from baatcheet.engine.frames import OPCODE_TEXT, PreparedMessage, build_frame
 from baatcheet.engine.http import HttpRequest, Responder
 from baatcheet.engine.websocket import WebSocketConnection, WebSocketLike
 from baatcheet.errors import ProtocolError
 from baatcheet.logging_setup import connection_id
 from baatcheet.proto.engineio import (
-    SEPARATOR,
     EnginePacket,
     EnginePacketType,
     decode_polling_payload,
     decode_ws,
+    encode_ws,
 )
-from baatcheet.proto.heartbeat import Heartbeat
+from baatcheet.proto.engineio_session import (
+    CLOSE,
+    PING,
+    PROBE_PONG,
+    CloseReason,
+    ProbeStep,
+    ServerSession,
+    Tick,
+    TransportName,
+)
 from baatcheet.settings import Settings, SlowConsumerPolicy
 
 if TYPE_CHECKING:
@@ -40,32 +53,19 @@ __all__ = ["CloseReason", "EngineSession", "SessionHandler", "TransportName"]
 
 log = logging.getLogger(__name__)
 
-_NEVER = float("inf")
-_TEXT_HEADERS = [(b"content-type", b"text/plain; charset=UTF-8")]
-_WS_CLOSE_GOING_AWAY = 1001
-_WS_CLOSE_POLICY = 1008
-_WS_CLOSE_TOO_BIG = 1009
-
-
-class TransportName(StrEnum):
-    """The two Engine.IO transports."""
-
-    POLLING = "polling"
-    WEBSOCKET = "websocket"
-
-
-class CloseReason(StrEnum):
-    """Why a session ended; the Socket.IO layer passes these on as disconnect reasons."""
-
-    TRANSPORT_CLOSE = "transport close"
-    TRANSPORT_ERROR = "transport error"
-    PING_TIMEOUT = "ping timeout"
-    PARSE_ERROR = "parse error"
-    PAYLOAD_TOO_LARGE = "payload too large"
-    SLOW_CONSUMER = "slow consumer"
-    FORCED_CLOSE = "forced close"
-    RATE_LIMITED = "rate limited"
-    SERVER_SHUTDOWN = "server shutting down"
+_NEVER: Final = float("inf")
+_TEXT_HEADERS: Final = [(b"content-type", b"text/plain; charset=UTF-8")]
+_OK_HEADERS: Final = [(b"content-type", b"text/html")]
+_WS_CLOSE_GOING_AWAY: Final = 1001
+_WS_CLOSE_POLICY: Final = 1008
+_WS_CLOSE_TOO_BIG: Final = 1009
+_PING_TEXT: Final = str(encode_ws(PING))
+_PING_FRAME: Final = build_frame(OPCODE_TEXT, _PING_TEXT.encode())
+"""Every PING to a native WebSocket is these same bytes."""
+_PONG_TEXT: Final = "3"
+_CLOSE_TEXT: Final = str(encode_ws(CLOSE))
+_PROBE_PONG_TEXT: Final = str(encode_ws(PROBE_PONG))
+_MESSAGE: Final = EnginePacketType.MESSAGE
 
 
 class SessionHandler(Protocol):
@@ -101,24 +101,19 @@ class EngineSession:
     __slots__ = (
         "_buffered",
         "_closed_callback",
+        "_core",
         "_deadlines",
-        "_heartbeat",
         "_held_post",
         "_high_water",
         "_observer",
         "_pending_get",
-        "_poll_bytes",
-        "_poll_queue",
         "_probe",
-        "_probe_confirmed",
         "_reading_paused",
         "_settings",
-        "_upgrade_timer",
         "_write",
         "_writes",
         "closed",
         "deadline",
-        "farewell",
         "handler",
         "request",
         "sid",
@@ -144,49 +139,53 @@ class EngineSession:
         self.closed = False
         self._settings = settings
         self._closed_callback = closed_callback
-        self._poll_queue: list[str] = []
-        self._poll_bytes = 0
-        """Characters in ``_poll_queue``: the polling side of the slow-consumer bound."""
+        self._core = ServerSession(
+            ping_interval=settings.ping_interval_ms / 1000,
+            ping_timeout=settings.ping_timeout_ms / 1000,
+            upgrade_timeout=settings.upgrade_timeout_ms / 1000,
+            transport=TransportName.POLLING,
+        )
         self._pending_get: Responder | None = None
         self._held_post: Responder | None = None
         """A POST whose "ok" waits until reading resumes (polling backpressure)."""
         self._reading_paused = False
-        self.farewell = False
-        """Closed by shutdown between two polls: the next GET takes the queued messages,
-        the one after it the CLOSE packet (then the server forgets the session)."""
         self._probe: WebSocketLike | None = None
-        self._probe_confirmed = False
-        self._heartbeat = Heartbeat(
-            ping_interval=settings.ping_interval_ms / 1000,
-            ping_timeout=settings.ping_timeout_ms / 1000,
-        )
         self._deadlines = deadlines
         self._writes = writes
         self._high_water = settings.write_buffer_high_bytes
         self._write: Callable[[bytes], None] | None = None
         self._buffered: Callable[[], int] = _nothing_buffered
         self.deadline = _NEVER
-        """When the heartbeat must next be looked at (loop time)."""
-        self._upgrade_timer: asyncio.TimerHandle | None = None
+        """The deadline this session last put in the queue (loop time)."""
         self._observer = observer
 
     @property
     def transport(self) -> TransportName:
         """The transport currently carrying the session."""
-        return TransportName.WEBSOCKET if self.ws is not None else TransportName.POLLING
+        return self._core.transport
+
+    @property
+    def farewell(self) -> bool:
+        """Closed by shutdown between two polls: the next GET takes the queued messages,
+        the one after it the CLOSE packet (then the server forgets the session)."""
+        return self._core.farewell
 
     # -- lifecycle ---------------------------------------------------------------
 
-    def start(self, open_packet: str) -> None:
-        """Send the OPEN packet and start the heartbeat."""
-        self._send_control(open_packet)
-        loop = asyncio.get_running_loop()
-        self._heartbeat.start(loop.time())
+    def start(self, handshake: str) -> None:
+        """Send the OPEN packet (carrying the ``handshake`` JSON) and start the heartbeat."""
+        open_packet = self._core.open(handshake, asyncio.get_running_loop().time())
+        ws = self.ws
+        if ws is not None:
+            ws.send_text(open_packet)
+        else:
+            self._core.enqueue((open_packet,))
         self._schedule()
 
     def attach_websocket(self, ws: WebSocketLike) -> None:
         """Use ``ws`` as the session's transport from the start (no polling)."""
         self.ws = ws
+        self._core.transport = TransportName.WEBSOCKET
         ws.on_message = self._on_ws_message
         ws.on_close = self._on_ws_close
         if self._reading_paused:
@@ -199,61 +198,43 @@ class EngineSession:
         """End the session: tell the client (CLOSE packet) and the handler."""
         if self.closed:
             return
-        if (
-            reason is CloseReason.SERVER_SHUTDOWN
-            and self.ws is None
-            and self._pending_get is None
-            and self._poll_queue
-        ):
-            # Between two polls with messages queued: the next GET takes the messages and
-            # the one after it the CLOSE, as Node's engine.io does (the official client
-            # drops messages that arrive in the same payload as the CLOSE).
-            self.farewell = True
-        elif reason in (
-            CloseReason.FORCED_CLOSE,
-            CloseReason.SERVER_SHUTDOWN,
-            CloseReason.RATE_LIMITED,
-        ):
-            self._send_control("1")
+        if self._core.close(reason, poll_held=self._pending_get is not None):
+            ws = self.ws
+            if ws is not None:
+                ws.send_text(_CLOSE_TEXT)
+            else:
+                self._flush_poll()
         self._terminate(reason)
 
     def _terminate(self, reason: CloseReason) -> None:
         if self.closed:
             return
         self.closed = True
+        core = self._core
+        core.end()
         self._write = None
         self.deadline = _NEVER
-        if self._upgrade_timer is not None:
-            self._upgrade_timer.cancel()
-        if self._probe is not None:
-            self._probe.close(_WS_CLOSE_GOING_AWAY, str(reason))
+        probe = self._probe
+        if probe is not None:
             self._probe = None
+            probe.close(_WS_CLOSE_GOING_AWAY, str(reason))
         ws = self.ws
         if ws is not None and reason is CloseReason.SLOW_CONSUMER:
             ws.abort(str(reason))
         elif ws is not None:
-            code = {
-                CloseReason.PAYLOAD_TOO_LARGE: _WS_CLOSE_TOO_BIG,
-                CloseReason.PARSE_ERROR: _WS_CLOSE_POLICY,
-                CloseReason.SLOW_CONSUMER: _WS_CLOSE_POLICY,
-                CloseReason.RATE_LIMITED: _WS_CLOSE_POLICY,
-            }.get(reason, 1000 if reason is not CloseReason.SERVER_SHUTDOWN else 1001)
-            ws.close(code, str(reason))
+            ws.close(core.websocket_close_code(reason), str(reason))
         pending = self._pending_get
         if pending is not None:
             self._pending_get = None
             if not pending.answered:
-                # The held poll must say the session is over, as Node's engine.io does:
-                # NOOP when the client itself sent CLOSE, CLOSE for any other ending.
-                self._poll_queue.append("6" if reason is CloseReason.TRANSPORT_CLOSE else "1")
-                pending.respond(200, _TEXT_HEADERS, self._drain_queue().encode())
-        if not self.farewell:
-            self._drain_queue()
+                pending.respond(200, _TEXT_HEADERS, core.final_poll_answer(reason).encode())
+        if not core.farewell:
+            core.take_payload()
         held = self._held_post
         if held is not None:
             self._held_post = None
             held.on_abort(None)
-            held.respond(200, [(b"content-type", b"text/html")], b"ok")
+            held.respond(200, _OK_HEADERS, b"ok")
         handler = self.handler
         self.handler = _NULL_HANDLER
         self._closed_callback(self)
@@ -285,17 +266,18 @@ class EngineSession:
         ws = self.ws
         if ws is not None:
             buffered = ws.buffered_bytes()
-            if buffered > self._settings.write_buffer_high_bytes and not self._may_queue(
-                buffered, volatile
-            ):
+            if buffered > self._high_water and not self._may_queue(buffered, volatile):
                 return False
             ws.send_prepared(message)
             return True
         if volatile and self._pending_get is None:
             return False
-        if self._poll_bytes > self._high_water and not self._may_queue(self._poll_bytes, volatile):
+        core = self._core
+        if core.queued_chars > self._high_water and not self._may_queue(
+            core.queued_chars, volatile
+        ):
             return False
-        self._enqueue(message.polling)
+        core.enqueue(message.polling)
         self._flush_poll()
         return True
 
@@ -323,76 +305,63 @@ class EngineSession:
             return False
         return not volatile
 
-    def _send_control(self, packet: str) -> None:
-        ws = self.ws
-        if ws is not None:
-            ws.send_text(packet)
-        else:
-            self._enqueue((packet,))
-            self._flush_poll()
-
-    def _enqueue(self, items: Iterable[str]) -> None:
-        queue = self._poll_queue
-        for item in items:
-            queue.append(item)
-            self._poll_bytes += len(item)
-
-    def _drain_queue(self) -> str:
-        payload = SEPARATOR.join(self._poll_queue)
-        self._poll_queue.clear()
-        self._poll_bytes = 0
-        return payload
-
     def _flush_poll(self) -> None:
         pending = self._pending_get
-        if pending is None or not self._poll_queue:
+        if pending is None or not self._core.queued:
             return
         self._pending_get = None
         pending.on_abort(None)
-        pending.respond(200, _TEXT_HEADERS, self._drain_queue().encode())
+        pending.respond(200, _TEXT_HEADERS, self._core.take_payload().encode())
 
     # -- heartbeat -----------------------------------------------------------------
 
     def _schedule(self) -> None:
-        deadline = self._heartbeat.next_deadline()
+        deadline = self._core.deadline
         if deadline != self.deadline:
             self.deadline = deadline
             self._deadlines.push(deadline, self)
 
     def on_deadline(self, now: float) -> None:
-        """The heartbeat deadline passed: ping, or close for ``ping timeout``."""
+        """The session's deadline passed: ping, close for ``ping timeout``, or drop a probe."""
         if self.closed:
             return
         self.deadline = _NEVER  # this entry is consumed; _schedule must push the next one
-        heartbeat = self._heartbeat
-        if heartbeat.timed_out(now):
+        step = self._core.tick(now)
+        if step is Tick.SEND_PING:
+            write = self._write
+            if write is not None:
+                write(_PING_FRAME)
+            elif self.ws is not None:
+                self.ws.send_text(_PING_TEXT)
+            else:
+                self._core.enqueue_ping()
+                self._flush_poll()
+        elif step is Tick.PING_TIMEOUT:
             self._terminate(CloseReason.PING_TIMEOUT)
             return
-        if heartbeat.ping_due(now):
-            self._send_control("2")
-            heartbeat.ping_sent(now)
-        self._schedule()
-
-    def _on_pong(self) -> None:
-        self._heartbeat.pong_received(asyncio.get_running_loop().time())
+        elif step is Tick.ABANDON_PROBE:
+            self._close_probe("upgrade timed out")
         self._schedule()
 
     # -- receiving -----------------------------------------------------------------
 
     def _on_packet(self, packet: EnginePacket) -> None:
-        kind = packet.type
-        if kind is EnginePacketType.MESSAGE:
+        """Handle one client packet (raises ProtocolError for one a client never sends)."""
+        if packet.type is _MESSAGE:
             self.handler.on_message(packet.data)
-        elif kind is EnginePacketType.PONG:
-            self._on_pong()
-        elif kind is EnginePacketType.CLOSE:
-            self._terminate(CloseReason.TRANSPORT_CLOSE)
-        elif kind in (EnginePacketType.NOOP, EnginePacketType.UPGRADE):
             return
+        ending = self._core.receive(packet, asyncio.get_running_loop().time())
+        if ending is not None:
+            self._terminate(ending)
         else:
-            raise ProtocolError(f"unexpected {kind.name} packet from the client")
+            self._schedule()
 
     def _on_ws_message(self, data: str | bytes) -> None:
+        if data == _PONG_TEXT:
+            # The heartbeat's half of all traffic on an idle server: no context, no packet.
+            self._core.pong(asyncio.get_running_loop().time())
+            self._schedule()
+            return
         # Lines logged while a message is handled, and the tasks it starts, name this
         # session (see baatcheet.logging_setup); likewise for a POST's packets below.
         named = connection_id.set(self.sid)
@@ -422,12 +391,12 @@ class EngineSession:
 
     def handle_poll_get(self, responder: Responder) -> None:
         """A long-poll GET: answer now if packets are queued, else hold it."""
-        if self.farewell:
-            if not self._poll_queue:
-                self.farewell = False
-                self._poll_queue.append("1")
+        core = self._core
+        if core.farewell:
+            body, last = core.farewell_poll()
+            if last:
                 self._closed_callback(self)
-            responder.respond(200, _TEXT_HEADERS, self._drain_queue().encode())
+            responder.respond(200, _TEXT_HEADERS, body.encode())
             return
         if self.ws is not None:
             responder.respond(400, _TEXT_HEADERS, b"transport already upgraded")
@@ -438,11 +407,7 @@ class EngineSession:
             return
         self._pending_get = responder
         responder.on_abort(self._on_get_aborted)
-        if self._probe is not None and self._probe_confirmed and not self._poll_queue:
-            # The client is pausing polling to switch to the probe; it can only finish once
-            # this GET returns, so release it at once (a GET sent before the "3probe"
-            # reached the client would otherwise be held until the next ping).
-            self._poll_queue.append("6")
+        core.poll_arrived()
         self._flush_poll()
 
     def _on_get_aborted(self) -> None:
@@ -483,7 +448,7 @@ class EngineSession:
             self._held_post = responder
             responder.on_abort(self._on_post_aborted)
             return
-        responder.respond(200, [(b"content-type", b"text/html")], b"ok")
+        responder.respond(200, _OK_HEADERS, b"ok")
 
     def refuse_oversized(self, responder: Responder) -> None:
         """A POST over ``max_payload_bytes``: 413, and the session ends.
@@ -522,43 +487,37 @@ class EngineSession:
         if held is not None:
             self._held_post = None
             held.on_abort(None)
-            held.respond(200, [(b"content-type", b"text/html")], b"ok")
+            held.respond(200, _OK_HEADERS, b"ok")
 
     # -- upgrade ---------------------------------------------------------------------
 
     def begin_upgrade(self, ws: WebSocketLike) -> bool:
         """A WebSocket arrived for this polling session; False if it may not upgrade."""
-        if self.ws is not None or self._probe is not None or self.closed:
+        if self.closed or not self._core.begin_probe(asyncio.get_running_loop().time()):
             return False
         self._probe = ws
-        self._probe_confirmed = False
         ws.on_message = self._on_probe_message
         ws.on_close = self._on_probe_close
-        loop = asyncio.get_running_loop()
-        self._upgrade_timer = loop.call_later(
-            self._settings.upgrade_timeout_ms / 1000, self._on_upgrade_timeout
-        )
+        self._schedule()
         return True
 
     def _on_probe_message(self, data: str | bytes) -> None:
         probe = self._probe
         if probe is None:
             return
-        if data == "2probe":
-            probe.send_text("3probe")
-            self._probe_confirmed = True
-            self._poll_queue.append("6")
+        step = self._core.probe_receive(data)
+        if step is ProbeStep.ANSWER:
+            probe.send_text(_PROBE_PONG_TEXT)
             self._flush_poll()
-        elif data == "5":
+        elif step is ProbeStep.UPGRADE:
             self._finish_upgrade(probe)
         else:
-            self._abandon_probe("unexpected packet during upgrade")
+            self._close_probe("unexpected packet during upgrade")
+            self._schedule()
 
     def _finish_upgrade(self, ws: WebSocketLike) -> None:
-        if self._upgrade_timer is not None:
-            self._upgrade_timer.cancel()
-            self._upgrade_timer = None
         self._probe = None
+        backlog = self._core.take_upgrade_backlog()
         pending = self._pending_get
         if pending is not None:
             self._pending_get = None
@@ -566,32 +525,22 @@ class EngineSession:
             pending.respond(200, _TEXT_HEADERS, b"6")
         self.attach_websocket(ws)
         self._observer.upgraded()
-        queued = self._poll_queue
-        self._poll_queue = []
-        self._poll_bytes = 0
-        for item in queued:
-            if item == "6":
-                # A NOOP queued at probe time was only there to end a poll; the
-                # WebSocket must not receive it.
-                continue
+        for item in backlog:
             if item[0] == "b":
                 ws.send_binary(b64decode(item[1:]))
             else:
                 ws.send_text(item)
+        self._schedule()
 
-    def _abandon_probe(self, why: str) -> None:
+    def _close_probe(self, why: str) -> None:
         probe = self._probe
         self._probe = None
-        if self._upgrade_timer is not None:
-            self._upgrade_timer.cancel()
-            self._upgrade_timer = None
         if probe is not None:
             probe.close(_WS_CLOSE_POLICY, why)
 
     def _on_probe_close(self, code: int, reason: str) -> None:
         del code, reason
-        self._probe = None
-
-    def _on_upgrade_timeout(self) -> None:
-        self._upgrade_timer = None
-        self._abandon_probe("upgrade timed out")
+        if self._probe is not None:
+            self._probe = None
+            self._core.probe_gone()
+            self._schedule()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 
 from baatcheet.engine.deadlines import DeadlineQueue
 
@@ -43,3 +44,27 @@ async def test_clear_cancels_pending_deadlines() -> None:
     queue.clear()
     await asyncio.sleep(0.05)
     assert fired == []
+
+
+class _Stamped:
+    """Records the ``now`` of each call."""
+
+    def __init__(self) -> None:
+        self.deadline = float("inf")
+        self.calls: list[float] = []
+
+    def on_deadline(self, now: float) -> None:
+        self.calls.append(now)
+
+
+async def test_deadlines_within_one_tick_are_served_together_and_never_early() -> None:
+    queue = DeadlineQueue(resolution=0.05)
+    tick = math.ceil(asyncio.get_running_loop().time() / 0.05) * 0.05  # a tick boundary
+    owners = [_Stamped() for _ in range(3)]
+    for offset, owner in zip((0.01, 0.02, 0.03), owners, strict=True):
+        owner.deadline = tick + offset
+        queue.push(owner.deadline, owner)
+    await asyncio.sleep(0.2)
+    assert [len(owner.calls) for owner in owners] == [1, 1, 1]
+    assert len({owner.calls[0] for owner in owners}) == 1  # one pass of the loop
+    assert all(owner.calls[0] >= owner.deadline for owner in owners)
