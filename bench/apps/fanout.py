@@ -2,14 +2,16 @@
 
 Every ``publish`` event is re-emitted as ``message``: to every socket of namespace ``/``,
 or, for a client whose handshake auth names a ``room``, to that room, which it joins on
-connection. With ``--redis-url`` the server is a cluster node (the same app as
-bench/node/fanout_cluster_server.js), and ``stats`` (with an ack) answers what its Redis
-subscription delivered so far: ``{"messages": n, "bytes": n}``.
+connection. ``join`` (with an ack) puts the socket in the room it names: the storm
+scenario's clients re-join one after a server restart. With ``--redis-url`` the server is
+a cluster node (the same app as bench/node/fanout_cluster_server.js), and ``stats`` (with
+an ack) answers what its Redis subscription delivered so far:
+``{"messages": n, "bytes": n}``.
 
 The app uses only the public ``baatcheet.sio`` API, so the benchmark measures exactly what
 a user's app gets. Run as ``python bench/apps/fanout.py PORT [--redis-url URL]
 [--redis-subscription classic|dynamic|dynamic-private]`` (the port may also come from
-``BENCH_PORT``); ``scripts/bench`` starts it pinned to core 0.
+``BENCH_PORT``); ``baatcheet bench`` starts it pinned to core 0.
 """
 
 from __future__ import annotations
@@ -67,8 +69,18 @@ def build_server(
                 server.emit("message", payload)
 
             socket.on("publish", on_publish)
+        socket.on("join", on_join(socket))
         if redis_url:  # not on the single-node app: the idle-memory figure stays comparable
             socket.on("stats", on_stats)
+
+    def on_join(socket: Socket) -> Callable[[Any], bool]:
+        def join(room: Any) -> bool:
+            if not isinstance(room, str):
+                return False
+            socket.join(room)
+            return True
+
+        return join
 
     def on_stats() -> dict[str, int]:
         broker = server.broker

@@ -1,7 +1,8 @@
 'use strict';
 // Reference fan-out server: Node socket.io 4.8 with default options.
 // Every "publish" is re-emitted to all sockets of namespace "/" as "message",
-// exactly what bench/apps/fanout.py does with Baatcheet.
+// exactly what bench/apps/fanout.py does with Baatcheet. "join" (with an ack) puts the
+// socket in a room: the storm scenario's clients re-join one after a server restart.
 //
 // Usage: node fanout_server.js [port]   (or PORT=... node fanout_server.js)
 
@@ -15,6 +16,10 @@ const io = new Server(httpServer);
 io.on('connection', (socket) => {
   socket.on('publish', (payload) => {
     io.emit('message', payload);
+  });
+  socket.on('join', (room, ack) => {
+    if (typeof room === 'string') socket.join(room);
+    if (typeof ack === 'function') ack(typeof room === 'string');
   });
 });
 

@@ -4,7 +4,8 @@ Each settings field becomes one ``--flag`` with the field's help text and defaul
 only flags given on the command line override ``BAATCHEET_*`` environment
 variables, which override the defaults.
 
-Commands: ``serve``; ``settings`` (the reference page); and for operators ``check``
+Commands: ``serve``; ``settings`` (the reference page); ``bench`` (the load tool,
+:mod:`baatcheet.loadtest`); and for operators ``check``
 (settings, database, Redis, TLS files, the effective configuration with its secrets
 masked), ``migrate`` (apply or ``--status``) and ``user create | set-password | disable
 | enable``. ``serve`` and ``check`` take every settings flag; ``migrate`` and ``user``
@@ -117,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the server with the chat app and web client")
     _add_settings(serve)
     commands.add_parser("settings", help="print the settings reference as Markdown")
+    commands.add_parser(
+        "bench",
+        add_help=False,
+        help="load a Socket.IO server and compare servers (baatcheet bench --help)",
+    )
     check = commands.add_parser(
         "check",
         help=(
@@ -447,6 +453,12 @@ _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``baatcheet`` command."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:
+        # The load tool has its own parser (baatcheet.loadtest.command) and no settings.
+        from baatcheet.loadtest import main as bench_main  # noqa: PLC0415
+
+        return bench_main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.command == "settings":
         sys.stdout.write(settings_markdown())
