@@ -172,9 +172,9 @@ class Settings(BaseSettings):
     client_dist_dir: Path | None = Field(
         None,
         description=(
-            "Folder holding socket.io-client's dist/ files to serve. None uses"
-            " clientjs/node_modules/socket.io-client/dist in the checkout"
-            " (made by scripts/install)."
+            "Folder holding socket.io-client's dist/ files to serve. None uses the copy"
+            " a wheel carries, else clientjs/node_modules/socket.io-client/dist in a"
+            " checkout (made by scripts/install)."
         ),
     )
     tls_certfile: Path | None = Field(None, description="PEM certificate: serve https/wss.")
