@@ -1,8 +1,15 @@
 """A server-side WebSocket connection: incoming frames via ``websockets``, outgoing ours.
 
-The ``websockets`` library's sans-I/O ``ServerProtocol`` parses incoming frames,
-answers pings and runs the closing handshake; we keep it because frame parsing,
-unmasking, UTF-8 and close-code rules are exactly what it already does well.
+The ``websockets`` library's sans-I/O ``Protocol`` parses incoming frames, answers
+pings and runs the closing handshake; we keep it because fragmentation, control frames,
+UTF-8 and close-code rules are exactly what it already does well. But most of what a
+client ever sends is small, whole, masked data frames (a PONG every 25 s on an idle
+connection), and for those the generator-based parser costs more than everything else
+the message does, and weighs about a kilobyte per connection. So those frames are cut
+and unmasked here, and the ``websockets`` parser is made only when a connection first
+sends anything else (a fragment, a control frame, a frame over 64 KiB) or is closed;
+from then on it reads the whole stream.
+
 Outgoing data frames bypass it: they are built once per message by
 :mod:`baatcheet.engine.frames` and written straight to the transport, so a
 broadcast costs one ``write`` per recipient and no copy.
@@ -22,6 +29,7 @@ from websockets.http11 import Request
 from websockets.protocol import Protocol as FrameProtocol
 from websockets.protocol import Side, State
 from websockets.server import ServerProtocol
+from websockets.speedups import apply_mask
 
 from baatcheet.engine.frames import OPCODE_BINARY, OPCODE_TEXT, PreparedMessage, build_frame
 
@@ -38,6 +46,12 @@ _CLOSE_GRACE_S: Final = 2.0
 _PARSE_SLICE_BYTES: Final = 16 * 1024
 _READ_UNTIL_CLOSED: Final = frozenset({CloseCode.NORMAL_CLOSURE, CloseCode.GOING_AWAY})
 """Close codes after which the peer's closing frame is still awaited (read)."""
+_FIN_TEXT: Final = 0x81
+_WHOLE_DATA: Final = frozenset({_FIN_TEXT, 0x82})
+"""First bytes of a whole text or binary frame with no reserved bit (RFC 6455 §5.2)."""
+_MASKED: Final = 0x80
+_LENGTH_16: Final = 126
+_LENGTH_64: Final = 127
 
 
 class WebSocketLike(Protocol):
@@ -83,6 +97,8 @@ class WebSocketConnection:
         "_closed",
         "_fragment_opcode",
         "_fragments",
+        "_max_size",
+        "_partial",
         "_protocol",
         "on_close",
         "on_message",
@@ -91,7 +107,11 @@ class WebSocketConnection:
 
     def __init__(self, transport: asyncio.Transport, max_message_size: int) -> None:
         self.transport = transport
-        self._protocol = FrameProtocol(Side.SERVER, state=State.OPEN, max_size=max_message_size)
+        self._max_size = max_message_size
+        self._protocol: FrameProtocol | None = None
+        """The ``websockets`` parser, once the stream needs it (see the module docstring)."""
+        self._partial = b""
+        """The start of a frame whose rest has not arrived yet (before the parser exists)."""
         self._fragments: list[bytes] | None = None
         self._fragment_opcode = Opcode.TEXT
         self._closed = False
@@ -150,7 +170,7 @@ class WebSocketConnection:
         if self._closed:
             return
         with contextlib.suppress(InvalidState):
-            self._protocol.send_close(code, reason[:120])
+            self._parser().send_close(code, reason[:120])
         self._flush()
         self._closed = True
         if code in _READ_UNTIL_CLOSED:
@@ -178,11 +198,69 @@ class WebSocketConnection:
     def receive(self, data: bytes) -> None:
         """Feed bytes read from the transport; dispatches complete messages.
 
-        A read can hold thousands of pipelined frames; they are parsed a slice at a time,
-        so once a frame gets the connection closed (a flood over the rate limit), the
-        rest of the read is dropped instead of parsed.
+        Whole small data frames are taken here; the first frame of any other kind hands
+        the stream, from that frame on, to the ``websockets`` parser for good. Once a
+        frame gets the connection closed (a flood over the rate limit), the rest of the
+        read is dropped instead of parsed.
         """
+        if self._protocol is not None:
+            self._receive_parsed(data)
+            return
+        if self._partial:
+            data = self._partial + data
+            self._partial = b""
+        end = len(data)
+        pos = 0
+        while pos < end:
+            if end - pos < 2:
+                self._partial = data[pos:]
+                return
+            first = data[pos]
+            second = data[pos + 1]
+            marker = length = second & 0x7F
+            head = pos + 6
+            if marker == _LENGTH_16:
+                if end - pos < 4:
+                    self._partial = data[pos:]
+                    return
+                length = int.from_bytes(data[pos + 2 : pos + 4])
+                head = pos + 8
+            if (
+                first not in _WHOLE_DATA
+                or not second & _MASKED
+                or marker == _LENGTH_64
+                or length > self._max_size
+            ):
+                self._receive_parsed(data[pos:])
+                return
+            stop = head + length
+            if stop > end:
+                self._partial = data[pos:]
+                return
+            payload = apply_mask(data[head:stop], data[head - 4 : head])
+            pos = stop
+            if first == _FIN_TEXT:
+                try:
+                    text = payload.decode()
+                except UnicodeDecodeError:
+                    self.close(CloseCode.INVALID_DATA, "invalid UTF-8 in text frame")
+                    return
+                self.on_message(text)
+            else:
+                self.on_message(payload)
+            if self._closed:
+                return
+
+    def _parser(self) -> FrameProtocol:
         protocol = self._protocol
+        if protocol is None:
+            protocol = FrameProtocol(Side.SERVER, state=State.OPEN, max_size=self._max_size)
+            self._protocol = protocol
+        return protocol
+
+    def _receive_parsed(self, data: bytes) -> None:
+        """Feed the ``websockets`` parser, a slice at a time (see :meth:`receive`)."""
+        protocol = self._parser()
         for start in range(0, len(data), _PARSE_SLICE_BYTES):
             protocol.receive_data(data[start : start + _PARSE_SLICE_BYTES])
             for event in protocol.events_received():
@@ -197,8 +275,9 @@ class WebSocketConnection:
 
     def connection_lost(self) -> None:
         """The transport is gone (EOF or error)."""
-        if self._protocol.state is not State.CLOSED:
-            self._protocol.receive_eof()
+        protocol = self._protocol
+        if protocol is not None and protocol.state is not State.CLOSED:
+            protocol.receive_eof()
         self._notify_close(CloseCode.ABNORMAL_CLOSURE, "transport closed")
 
     def _on_frame(self, frame: Frame) -> None:
@@ -229,7 +308,7 @@ class WebSocketConnection:
             self.on_message(data)
 
     def _on_peer_close(self) -> None:
-        protocol = self._protocol
+        protocol = self._parser()
         received: Close | None = protocol.close_rcvd
         if protocol.parser_exc is not None and protocol.close_sent is not None:
             code, reason = protocol.close_sent.code, protocol.close_sent.reason
@@ -250,7 +329,10 @@ class WebSocketConnection:
         handler(code, reason)
 
     def _flush(self) -> None:
-        for chunk in self._protocol.data_to_send():
+        protocol = self._protocol
+        if protocol is None:
+            return
+        for chunk in protocol.data_to_send():
             if chunk:
                 self.transport.write(chunk)
             elif not self.transport.is_closing():
