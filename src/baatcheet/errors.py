@@ -107,7 +107,9 @@ class SocketClosedError(BaatcheetError):
 class EventError(BaatcheetError):
     """Raised by an event handler to answer the client's ack with an error.
 
-    The ack carries ``{"ok": false, "error": {"code": code, "message": message}}``.
+    The ack carries what the namespace's ``error_ack(code, message)`` builds: by default
+    ``{"error": code, "message": message}``; on ``/chat``,
+    ``{"ok": false, "error": {"code": code, "message": message}}``.
     """
 
     def __init__(self, code: str, message: str) -> None:

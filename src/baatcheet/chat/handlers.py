@@ -62,7 +62,7 @@ from baatcheet.errors import (
 from baatcheet.sio import Namespace, Server, Socket
 from baatcheet.store import Appended, NewMessage, Room, RoomKind, User
 
-__all__ = ["CHAT_NAMESPACE", "register_chat"]
+__all__ = ["CHAT_NAMESPACE", "chat_error_ack", "register_chat"]
 
 log = logging.getLogger(__name__)
 
@@ -494,6 +494,16 @@ class _ChatNamespace:
         return {"expiresAt": claims.expires_at_ms}
 
 
+def chat_error_ack(code: str, message: str) -> _Answer:
+    """The chat's error acks: ``{"ok": false, "error": {"code", "message"}}``.
+
+    The same envelope as every successful answer's ``{"ok": true, ...}``, so the web
+    client checks ``ok`` alone; it holds for the answers the Socket.IO layer gives in a
+    handler's place too (``unknown_event``, ``rate_limited``, ``internal``).
+    """
+    return {"ok": False, "error": {"code": code, "message": message}}
+
+
 def register_chat(
     server: Server, chat: ChatService, observer: ChatObserver = NO_CHAT_OBSERVER
 ) -> None:
@@ -501,7 +511,8 @@ def register_chat(
 
     ``observer`` is told of every ``message:send`` accepted or refused (metrics).
     """
-    nsp: Namespace = server.of(CHAT_NAMESPACE)
+    nsp = server.of(CHAT_NAMESPACE)
+    nsp.error_ack = chat_error_ack
     handlers = _ChatNamespace(server, nsp, chat, observer)
     nsp.use(handlers.authenticate)
     nsp.on("connection", handlers.connected)

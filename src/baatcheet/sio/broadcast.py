@@ -20,12 +20,14 @@ from baatcheet.proto.socketio import RESERVED_EVENTS, Packet, PacketType
 if TYPE_CHECKING:
     from baatcheet.sio.namespace import Namespace
 
-__all__ = ["BroadcastOperator", "BroadcastTargets", "RemoteSocket"]
+__all__ = ["BroadcastOperator", "BroadcastTargets", "RemoteSocket", "RoomArg", "room_set"]
 
 RoomArg = str | Iterable[str]
+"""One room name, or several."""
 
 
-def _rooms(rooms: RoomArg) -> frozenset[Room]:
+def room_set(rooms: RoomArg) -> frozenset[Room]:
+    """``rooms`` as a set of rooms: a lone string is one room, not its characters."""
     if isinstance(rooms, str):
         return frozenset((Room(rooms),))
     return frozenset(Room(room) for room in rooms)
@@ -45,13 +47,13 @@ class BroadcastOperator:
 
     def to(self, rooms: RoomArg) -> BroadcastOperator:
         """Also target the sockets in ``rooms``."""
-        return replace(self, rooms=self.rooms | _rooms(rooms))
+        return replace(self, rooms=self.rooms | room_set(rooms))
 
     in_ = to
 
     def except_(self, rooms: RoomArg) -> BroadcastOperator:
         """Leave out the sockets in ``rooms``."""
-        return replace(self, except_rooms=self.except_rooms | _rooms(rooms))
+        return replace(self, except_rooms=self.except_rooms | room_set(rooms))
 
     @property
     def volatile(self) -> BroadcastOperator:
@@ -144,11 +146,11 @@ class BroadcastOperator:
 
     def sockets_join(self, rooms: RoomArg) -> None:
         """Make every target socket join ``rooms``."""
-        self.nsp.adapter.add_sockets(self.options, _rooms(rooms))
+        self.nsp.adapter.add_sockets(self.options, room_set(rooms))
 
     def sockets_leave(self, rooms: RoomArg) -> None:
         """Make every target socket leave ``rooms``."""
-        self.nsp.adapter.del_sockets(self.options, _rooms(rooms))
+        self.nsp.adapter.del_sockets(self.options, room_set(rooms))
 
     def disconnect_sockets(self, close: bool = False) -> None:
         """Disconnect every target socket (``close``: their whole connection)."""

@@ -20,8 +20,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from baatcheet.engine.frames import prepare_message
@@ -29,6 +30,7 @@ from baatcheet.engine.session import CloseReason, EngineSession
 from baatcheet.errors import ConnectRejected, ProtocolError
 from baatcheet.proto.socketio import Decoder, Packet, PacketType, encode
 from baatcheet.sio._tasks import spawn
+from baatcheet.sio.error_ack import AckErrorCode
 from baatcheet.sio.handshake import Handshake
 from baatcheet.sio.namespace import Namespace
 from baatcheet.sio.observer import ServerObserver
@@ -40,9 +42,6 @@ log = logging.getLogger(__name__)
 
 NamespaceLookup = Callable[[str, dict[str, Any]], Namespace | None]
 """Finds (or creates, for dynamic namespaces) the namespace a client asks for."""
-
-RATE_LIMITED = "rate_limited"
-"""Error code of a packet refused by the rate limit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +61,12 @@ class ClientLimits:
 
 
 class Client:
-    """Routes one connection's packets to its sockets (one per namespace)."""
+    """Routes one connection's packets to its sockets (one per namespace).
+
+    The client alone writes its map of sockets: it adds a socket once the namespace
+    admitted it, and a socket that leaves (from either side, or with the connection)
+    asks it to :meth:`release` the slot.
+    """
 
     __slots__ = (
         "_backlog",
@@ -74,12 +78,12 @@ class Client:
         "_observer",
         "_pending",
         "_refusals",
+        "_sockets",
         "_stamp",
         "_stopped",
         "_tokens",
         "closed",
         "session",
-        "sockets",
     )
 
     def __init__(
@@ -90,7 +94,7 @@ class Client:
         observer: ServerObserver,
     ) -> None:
         self.session = session
-        self.sockets: dict[str, Socket] = {}
+        self._sockets: dict[str, Socket] = {}
         self.closed = False
         self._lookup = lookup
         self._limits = limits
@@ -110,6 +114,14 @@ class Client:
         self._refusals = 0
         self._stopped: asyncio.Future[None] | None = None
         """Set by :meth:`stop_reading` (shutdown); resolved once no handler is running."""
+
+    @property
+    def sockets(self) -> Mapping[str, Socket]:
+        """This connection's sockets by namespace name: a read-only view (the client owns it).
+
+        Made on each access rather than kept, so an idle connection does not pay for it.
+        """
+        return MappingProxyType(self._sockets)
 
     # -- SessionHandler ------------------------------------------------------------------
 
@@ -139,9 +151,8 @@ class Client:
         if self._connect_timer is not None:
             self._connect_timer.cancel()
             self._connect_timer = None
-        for socket in list(self.sockets.values()):
+        for socket in list(self._sockets.values()):
             socket.on_close(str(reason))
-        self.sockets.clear()
 
     # -- routing -------------------------------------------------------------------------
 
@@ -150,11 +161,11 @@ class Client:
         if kind is PacketType.CONNECT:
             name = packet.namespace
             if not self._take_token():
-                self._connect_error(name, "rate limited", {"code": RATE_LIMITED})
+                self._connect_error(name, "rate limited", {"code": AckErrorCode.RATE_LIMITED.value})
                 return
             # Refused before any await: two CONNECTs back to back must not both pass the
             # middleware and leave the first socket orphaned in its rooms.
-            if name in self.sockets or (self._connecting is not None and name in self._connecting):
+            if name in self._sockets or (self._connecting is not None and name in self._connecting):
                 self._connect_error(name, "already connected to this namespace", None)
                 return
             if self._connecting is None:
@@ -162,7 +173,7 @@ class Client:
             self._connecting.add(name)
             self.run_task(self._connect(packet))
             return
-        socket = self.sockets.get(packet.namespace)
+        socket = self._sockets.get(packet.namespace)
         if socket is None:
             log.debug("%s: packet for unconnected namespace %s", self.session.sid, packet.namespace)
             return
@@ -170,14 +181,14 @@ class Client:
             data = packet.data
             if not self._take_token():
                 if packet.id is not None:
-                    socket.refuse(packet.id, RATE_LIMITED, "too many packets; slow down")
+                    refusal = "too many packets; slow down"
+                    socket.refuse(packet.id, AckErrorCode.RATE_LIMITED, refusal)
                 return
             socket.on_event(data[0], data[1:], packet.id)
         elif kind is PacketType.ACK or kind is PacketType.BINARY_ACK:
             if packet.id is not None:
                 socket.on_ack(packet.id, packet.data)
         elif kind is PacketType.DISCONNECT:
-            self.sockets.pop(packet.namespace, None)
             socket.on_close("client namespace disconnect")
         else:
             log.info("closing %s: client sent %s", self.session.sid, kind.name)
@@ -219,7 +230,7 @@ class Client:
         if self._connect_timer is not None:
             self._connect_timer.cancel()
             self._connect_timer = None
-        self.sockets[name] = socket
+        self._sockets[name] = socket
         self.send_packet(Packet(PacketType.CONNECT, name, {"sid": socket.id}))
         await namespace.run_connection_handlers(socket)
 
@@ -303,16 +314,25 @@ class Client:
         """Leave every namespace (so the official client does not reconnect), then close."""
         if self.closed:
             return
-        for socket in list(self.sockets.values()):
+        for socket in list(self._sockets.values()):
             self.send_packet(Packet(PacketType.DISCONNECT, socket.nsp.name))
             socket.on_close(str(CloseReason.RATE_LIMITED))
         self.session.close(CloseReason.RATE_LIMITED)
 
     def _on_connect_timeout(self) -> None:
         self._connect_timer = None
-        if not self.sockets and not self.closed:
+        if not self._sockets and not self.closed:
             log.info("closing %s: no namespace connection in time", self.session.sid)
             self.session.close(CloseReason.FORCED_CLOSE)
+
+    def release(self, socket: Socket) -> None:
+        """Free ``socket``'s namespace slot, so the client may connect to it again.
+
+        Called by the socket as it leaves; a socket that no longer holds the slot (it
+        was never admitted) changes nothing.
+        """
+        if self._sockets.get(socket.nsp.name) is socket:
+            del self._sockets[socket.nsp.name]
 
     # -- sending -------------------------------------------------------------------------
 
@@ -329,6 +349,6 @@ class Client:
         As in Node, every socket first leaves its namespace with a DISCONNECT packet,
         so the client sees ``io server disconnect`` and does not reconnect.
         """
-        for socket in list(self.sockets.values()):
+        for socket in list(self._sockets.values()):
             socket.disconnect()
         self.session.close(CloseReason.FORCED_CLOSE)

@@ -7,13 +7,14 @@ import inspect
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from baatcheet._types import Room, SocketId
 from baatcheet.adapters.base import Adapter, AdapterFactory, ServerSideReply
 from baatcheet.errors import AckTimeoutError, ConnectRejected
 from baatcheet.sio._tasks import spawn
 from baatcheet.sio.broadcast import BroadcastOperator, BroadcastTargets
+from baatcheet.sio.error_ack import ErrorAck, plain_error_ack
 from baatcheet.sio.observer import NO_SERVER_OBSERVER, RoomWatcher, ServerObserver
 from baatcheet.sio.socket import Socket
 
@@ -21,61 +22,111 @@ if TYPE_CHECKING:
     from baatcheet.sio.client import Client
     from baatcheet.sio.handshake import Handshake
 
-__all__ = ["DynamicNamespace", "Middleware", "Namespace", "NamespaceMatcher"]
+__all__ = [
+    "ConnectionEvent",
+    "ConnectionHandler",
+    "DynamicNamespace",
+    "Middleware",
+    "Namespace",
+    "NamespaceMatcher",
+    "Registration",
+    "Registry",
+    "ServerSideListener",
+]
 
 log = logging.getLogger(__name__)
 
 Middleware = Callable[[Socket], Awaitable[None] | None]
 """Runs before ``connection``; raise :class:`ConnectRejected` to refuse the socket."""
 ConnectionHandler = Callable[[Socket], Awaitable[None] | None]
+"""Runs once a socket is admitted: the place to register its event handlers."""
+ConnectionEvent = Literal["connection", "connect"]
+"""The names under which :meth:`Registration.on` takes a connection handler."""
 NamespaceMatcher = re.Pattern[str] | Callable[[str, dict[str, Any]], bool]
-F = TypeVar("F", bound=Callable[..., Any])
-
-
+"""Which names a dynamic namespace family creates: a regex, or ``matcher(name, auth)``."""
 ServerSideListener = Callable[..., Any]
 """Receives a server-side event from another node: its arguments, then, when that node
 waits for an answer, a callback to call once with the answer (as Node's ``io.on``)."""
 
+# One type variable per kind of callback, each bound to the kind's signature: a
+# decorator hands back exactly the function it was given, and mypy still checks the
+# function against what the server will call it with.
+M = TypeVar("M", bound=Middleware)
+C = TypeVar("C", bound=ConnectionHandler)
+L = TypeVar("L", bound=ServerSideListener)
+
 _CONNECTION_EVENTS = frozenset({"connection", "connect"})
 
 
-class _Listeners:
-    """Middleware, connection handlers and server-side listeners.
+class Registry:
+    """What the application registered on a namespace: middleware, handlers, server-side
+    listeners and the error-ack shape.
 
-    Shared by a dynamic namespace's children.
+    Shared by a dynamic namespace's children, so registering on the family reaches every
+    child, present and future.
     """
 
-    def __init__(self) -> None:
+    __slots__ = ("connection_handlers", "error_ack", "middlewares", "server_side")
+
+    def __init__(self, error_ack: ErrorAck) -> None:
         self.middlewares: list[Middleware] = []
         self.connection_handlers: list[ConnectionHandler] = []
         self.server_side: dict[str, list[ServerSideListener]] = {}
+        self.error_ack = error_ack
 
-    def use(self, middleware: F) -> F:
-        self.middlewares.append(middleware)
+
+class Registration:
+    """``use`` and ``on``, typed so that a decorated function keeps its own type.
+
+    Shared by :class:`Namespace`, :class:`DynamicNamespace` and the server (which acts
+    on ``/``); each says where registrations go through :meth:`_registry`.
+    """
+
+    __slots__ = ()
+
+    def _registry(self) -> Registry:
+        raise NotImplementedError
+
+    def use(self, middleware: M) -> M:
+        """Add a middleware (also usable as ``@nsp.use``); returns it unchanged."""
+        self._registry().middlewares.append(middleware)
         return middleware
 
     @overload
-    def on(self, event: str, handler: F) -> F: ...
+    def on(self, event: ConnectionEvent, handler: C) -> C: ...
     @overload
-    def on(self, event: str, handler: None = None) -> Callable[[F], F]: ...
-    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
-        def register(fn: F) -> F:
+    def on(self, event: ConnectionEvent, handler: None = None) -> Callable[[C], C]: ...
+    @overload
+    def on(self, event: str, handler: L) -> L: ...
+    @overload
+    def on(self, event: str, handler: None = None) -> Callable[[L], L]: ...
+    def on(self, event: str, handler: L | None = None) -> L | Callable[[L], L]:
+        """Register a ``connection`` handler, or a listener of server-side ``event``.
+
+        Also usable as ``@nsp.on("connection")``; either way the function is returned
+        unchanged. ``connection`` (or ``connect``) handlers get the new :class:`Socket`.
+        Any other event name receives what other nodes send with ``server_side_emit``,
+        as Node's ``io.on(event)`` does.
+        """
+        registry = self._registry()
+
+        def register(fn: L) -> L:
             if event in _CONNECTION_EVENTS:
-                self.connection_handlers.append(fn)
+                registry.connection_handlers.append(fn)
             else:
-                self.server_side.setdefault(event, []).append(fn)
+                registry.server_side.setdefault(event, []).append(fn)
             return fn
 
         return register(handler) if handler is not None else register
 
 
-class Namespace(BroadcastTargets):
+class Namespace(BroadcastTargets, Registration):
     """One namespace (``/``, ``/chat``, …): its sockets, middleware, and adapter.
 
     Args:
         name: The namespace's name.
         adapter_factory: Builds its adapter.
-        listeners: Middleware and handlers (shared by a dynamic namespace's children).
+        error_ack: Builds the answer to an event that fails (see :attr:`error_ack`).
         observer: Told of sockets joining and leaving, broadcasts and ack round trips.
         label: How the observer names this namespace; its name by default.
     """
@@ -84,10 +135,11 @@ class Namespace(BroadcastTargets):
         self,
         name: str,
         adapter_factory: AdapterFactory,
-        listeners: _Listeners | None = None,
         *,
+        error_ack: ErrorAck = plain_error_ack,
         observer: ServerObserver = NO_SERVER_OBSERVER,
         label: str | None = None,
+        registry: Registry | None = None,
     ) -> None:
         self.name = name
         self.sockets: dict[SocketId, Socket] = {}
@@ -97,7 +149,7 @@ class Namespace(BroadcastTargets):
         """The namespace's name in metrics (a dynamic child's is its family's pattern)."""
         self.room_watcher: RoomWatcher | None = None
         """Told of room joins and leaves, when set (the admin UI's development mode)."""
-        self._listeners = listeners or _Listeners()
+        self._shared = registry or Registry(error_ack)
         self.adapter: Adapter = adapter_factory(name, self.sockets, self)
         self._ack_id = 0
         self._ready: asyncio.Task[None] | None = None
@@ -107,21 +159,23 @@ class Namespace(BroadcastTargets):
 
     # -- registration ------------------------------------------------------------------
 
-    def use(self, middleware: F) -> F:
-        """Add a middleware (also usable as a decorator)."""
-        return self._listeners.use(middleware)
+    def _registry(self) -> Registry:
+        return self._shared
 
-    @overload
-    def on(self, event: str, handler: F) -> F: ...
-    @overload
-    def on(self, event: str, handler: None = None) -> Callable[[F], F]: ...
-    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
-        """Register a ``connection`` handler, or a listener of server-side ``event``.
+    @property
+    def error_ack(self) -> ErrorAck:
+        """Builds the ack argument when this namespace answers in a handler's place.
 
-        Also usable as ``@nsp.on("connection")``. Any other event name receives what
-        other nodes send with :meth:`server_side_emit`, as Node's ``io.on(event)`` does.
+        That is: no handler for the event (``unknown_event``), a handler raised
+        ``EventError(code, message)`` or failed (``internal``), or the event was over
+        the rate limit (``rate_limited``). The server's ``error_ack`` by default; an
+        application that owns the namespace may set its own shape (the chat does).
         """
-        return self._listeners.on(event, handler)
+        return self._shared.error_ack
+
+    @error_ack.setter
+    def error_ack(self, error_ack: ErrorAck) -> None:
+        self._shared.error_ack = error_ack
 
     async def ensure_ready(self) -> None:
         """Initialise the adapter once (a cluster adapter subscribes here)."""
@@ -159,7 +213,7 @@ class Namespace(BroadcastTargets):
             log.info("%s: ignoring a server-side event without a name", self.name)
             return
         event, rest = args[0], args[1:]
-        listeners = self._listeners.server_side.get(event, ())
+        listeners = self._shared.server_side.get(event, ())
         extra = [] if reply is None else [reply]  # the adapter sends only the first answer
         for listener in listeners:
             try:
@@ -187,7 +241,7 @@ class Namespace(BroadcastTargets):
             ConnectRejected: A middleware refused the socket.
         """
         socket = Socket(self, client, handshake)
-        for middleware in self._listeners.middlewares:
+        for middleware in self._shared.middlewares:
             outcome = middleware(socket)
             if inspect.isawaitable(outcome):
                 await outcome
@@ -201,7 +255,7 @@ class Namespace(BroadcastTargets):
 
     async def run_connection_handlers(self, socket: Socket) -> None:
         """Call every ``connection`` handler; a failing one is logged, not fatal."""
-        for handler in self._listeners.connection_handlers:
+        for handler in self._shared.connection_handlers:
             try:
                 outcome = handler(socket)
                 if inspect.isawaitable(outcome):
@@ -219,19 +273,24 @@ class Namespace(BroadcastTargets):
         return BroadcastOperator(self)
 
 
-class DynamicNamespace:
-    """A family of namespaces created on demand when a client asks for a matching name."""
+class DynamicNamespace(Registration):
+    """A family of namespaces created on demand when a client asks for a matching name.
+
+    What is registered on the family (middleware, handlers, the error-ack shape) holds
+    for every child, present and future.
+    """
 
     def __init__(
         self,
         matcher: NamespaceMatcher,
         adapter_factory: AdapterFactory,
         *,
+        error_ack: ErrorAck = plain_error_ack,
         observer: ServerObserver = NO_SERVER_OBSERVER,
     ) -> None:
         self.matcher = matcher
         self.children: dict[str, Namespace] = {}
-        self._listeners = _Listeners()
+        self._shared = Registry(error_ack)
         self._adapter_factory = adapter_factory
         self._observer = observer
         self.label = (
@@ -254,24 +313,24 @@ class DynamicNamespace:
             namespace = Namespace(
                 name,
                 self._adapter_factory,
-                self._listeners,
                 observer=self._observer,
                 label=self.label,
+                registry=self._shared,
             )
             self.children[name] = namespace
         return namespace
 
-    def use(self, middleware: F) -> F:
-        """Add a middleware to every child, present and future."""
-        return self._listeners.use(middleware)
+    def _registry(self) -> Registry:
+        return self._shared
 
-    @overload
-    def on(self, event: str, handler: F) -> F: ...
-    @overload
-    def on(self, event: str, handler: None = None) -> Callable[[F], F]: ...
-    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
-        """Register a ``connection`` handler for every child."""
-        return self._listeners.on(event, handler)
+    @property
+    def error_ack(self) -> ErrorAck:
+        """Builds every child's error acks (see :attr:`Namespace.error_ack`)."""
+        return self._shared.error_ack
+
+    @error_ack.setter
+    def error_ack(self, error_ack: ErrorAck) -> None:
+        self._shared.error_ack = error_ack
 
     def emit(self, event: str, *args: Any) -> None:
         """Send ``event`` to every socket of every child namespace."""

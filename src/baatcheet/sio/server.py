@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar, overload
+from typing import Any, overload
 
 from baatcheet.adapters.adapter_memory import MemoryAdapter
 from baatcheet.adapters.adapter_redis import redis_adapter_factory
@@ -24,17 +24,22 @@ from baatcheet.metrics import Metrics
 from baatcheet.settings import Settings
 from baatcheet.sio.broadcast import BroadcastOperator, BroadcastTargets
 from baatcheet.sio.client import Client, ClientLimits
-from baatcheet.sio.namespace import DynamicNamespace, Namespace, NamespaceMatcher
+from baatcheet.sio.error_ack import ErrorAck, plain_error_ack
+from baatcheet.sio.namespace import (
+    DynamicNamespace,
+    Namespace,
+    NamespaceMatcher,
+    Registration,
+    Registry,
+)
 from baatcheet.sio.observer import NO_SERVER_OBSERVER, ServerObserver
 
 __all__ = ["Server"]
 
 log = logging.getLogger(__name__)
 
-F = TypeVar("F", bound=Callable[..., Any])
 
-
-class Server(BroadcastTargets):
+class Server(BroadcastTargets, Registration):
     """A Socket.IO v5 server, attached to a :class:`~baatcheet.listener.Listener`.
 
     The server mounts its Engine.IO path, ``/healthz``, ``/readyz`` and (with
@@ -51,6 +56,10 @@ class Server(BroadcastTargets):
         allow_request: Called with each handshake request; False refuses it (403).
         listener: The listener to attach to; by default a new one for ``settings`` and
             ``app`` (pass ``app`` to your own listener instead).
+        error_ack: Builds the ack argument whenever a namespace answers in a handler's
+            place (unknown event, ``EventError``, a failed handler, rate limit); by
+            default ``{"error": code, "message": message}``. Each namespace starts
+            with it and may set its own (``namespace.error_ack``).
     """
 
     def __init__(
@@ -61,6 +70,7 @@ class Server(BroadcastTargets):
         adapter_factory: AdapterFactory | None = None,
         allow_request: AllowRequest | None = None,
         listener: Listener | None = None,
+        error_ack: ErrorAck = plain_error_ack,
     ) -> None:
         self.settings = settings or Settings()
         if listener is not None and app is not None:
@@ -87,6 +97,7 @@ class Server(BroadcastTargets):
         if self.broker is not None and self.metrics is not None:
             self.broker.observer = self.metrics.cluster
         self._adapter_factory = adapter_factory
+        self._error_ack = error_ack
         self.namespaces: dict[str, Namespace] = {}
         self._dynamic: list[DynamicNamespace] = []
         settings = self.settings
@@ -121,17 +132,29 @@ class Server(BroadcastTargets):
 
     # -- namespaces ----------------------------------------------------------------------
 
-    def of(self, name: str | NamespaceMatcher) -> Any:
-        """The namespace ``name``, created if needed; a regex or callable makes a dynamic family."""
+    @overload
+    def of(self, name: str) -> Namespace: ...
+    @overload
+    def of(self, name: NamespaceMatcher) -> DynamicNamespace: ...
+    def of(self, name: str | NamespaceMatcher) -> Namespace | DynamicNamespace:
+        """The namespace ``name``, created if needed; a regex or callable makes a dynamic family.
+
+        A name without its leading ``/`` gets one. Each call with a regex or callable
+        makes a new family, matched after every static namespace, in the order made.
+        """
         if isinstance(name, str):
             if not name.startswith("/"):
                 name = "/" + name
             namespace = self.namespaces.get(name)
             if namespace is None:
-                namespace = Namespace(name, self._adapter_factory, observer=self._observer)
+                namespace = Namespace(
+                    name, self._adapter_factory, error_ack=self._error_ack, observer=self._observer
+                )
                 self.namespaces[name] = namespace
             return namespace
-        family = DynamicNamespace(name, self._adapter_factory, observer=self._observer)
+        family = DynamicNamespace(
+            name, self._adapter_factory, error_ack=self._error_ack, observer=self._observer
+        )
         self._dynamic.append(family)
         return family
 
@@ -167,17 +190,9 @@ class Server(BroadcastTargets):
         """The ``/`` namespace, which the shortcuts below act on."""
         return self.namespaces["/"]
 
-    def use(self, middleware: F) -> F:
-        """Add a middleware to ``/``."""
-        return self.main.use(middleware)
-
-    @overload
-    def on(self, event: str, handler: F) -> F: ...
-    @overload
-    def on(self, event: str, handler: None = None) -> Callable[[F], F]: ...
-    def on(self, event: str, handler: F | None = None) -> F | Callable[[F], F]:
-        """Register a ``connection`` handler on ``/``."""
-        return self.main.on(event, handler)
+    def _registry(self) -> Registry:
+        """``use`` and ``on`` register on ``/``."""
+        return self.main._registry()
 
     def _operator(self) -> BroadcastOperator:
         return BroadcastOperator(self.main)

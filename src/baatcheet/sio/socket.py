@@ -8,7 +8,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from baatcheet._types import Room, SocketId
 from baatcheet.adapters.base import AckCollector, SocketSnapshot
@@ -21,22 +21,26 @@ from baatcheet.proto.socketio import (
     encode,
     encode_event_text,
 )
-from baatcheet.sio.broadcast import BroadcastOperator, RoomArg, _rooms
+from baatcheet.sio.broadcast import BroadcastOperator, RoomArg, room_set
+from baatcheet.sio.error_ack import AckErrorCode
 from baatcheet.sio.handshake import Handshake
 
 if TYPE_CHECKING:
     from baatcheet.sio.client import Client
     from baatcheet.sio.namespace import Namespace
 
-__all__ = ["EventHandler", "Socket"]
+__all__ = ["DisconnectHandler", "EventHandler", "LifecycleEvent", "Socket"]
 
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[..., Any]
 """Called with the event's arguments; may be async; its return value is the ack."""
+DisconnectHandler = Callable[[str], object]
+"""Called with the reason when the socket leaves (``disconnecting``, then ``disconnect``)."""
+LifecycleEvent = Literal["disconnect", "disconnecting"]
+"""The events the server itself fires on a socket."""
 H = TypeVar("H", bound=EventHandler)
-
-_LIFECYCLE_EVENTS = frozenset({"disconnect", "disconnecting"})
+D = TypeVar("D", bound=DisconnectHandler)
 
 
 class Socket:
@@ -84,13 +88,19 @@ class Socket:
     # -- listening -----------------------------------------------------------------------
 
     @overload
+    def on(self, event: LifecycleEvent, handler: D) -> D: ...
+    @overload
+    def on(self, event: LifecycleEvent, handler: None = None) -> Callable[[D], D]: ...
+    @overload
     def on(self, event: str, handler: H) -> H: ...
     @overload
     def on(self, event: str, handler: None = None) -> Callable[[H], H]: ...
     def on(self, event: str, handler: H | None = None) -> H | Callable[[H], H]:
         """Register ``handler`` for ``event``; also usable as ``@socket.on("event")``.
 
-        ``disconnecting`` and ``disconnect`` handlers get the reason string.
+        Either way the handler is returned unchanged, so a decorated function keeps its
+        type. ``disconnecting`` and ``disconnect`` handlers get the reason string (and
+        the type checker holds them to that).
         """
 
         def register(fn: H) -> H:
@@ -101,7 +111,7 @@ class Socket:
             return register(handler)
         return register
 
-    def on_any_outgoing(self, handler: EventHandler) -> EventHandler:
+    def on_any_outgoing(self, handler: H) -> H:
         """Register ``handler(event, *args)`` for every event :meth:`emit` sends this client.
 
         As Node's ``socket.onAnyOutgoing``: events sent to this socket alone, not the
@@ -112,7 +122,7 @@ class Socket:
         self._any_outgoing.append(handler)
         return handler
 
-    def on_any(self, handler: EventHandler) -> EventHandler:
+    def on_any(self, handler: H) -> H:
         """Register a catch-all ``handler(event, *args)`` for every incoming event."""
         self._any.append(handler)
         return handler
@@ -136,9 +146,9 @@ class Socket:
         nsp = self.nsp
         watcher = nsp.room_watcher
         if watcher is None:
-            nsp.adapter.add_all(self.id, _rooms(rooms))
+            nsp.adapter.add_all(self.id, room_set(rooms))
             return
-        wanted = _rooms(rooms)
+        wanted = room_set(rooms)
         entered = wanted - self.rooms
         nsp.adapter.add_all(self.id, wanted)
         for room in entered:
@@ -285,10 +295,7 @@ class Socket:
         handlers = self._handlers.get(event)
         if not handlers:
             if ack_id is not None:
-                self._send_ack(
-                    ack_id,
-                    _error_answer("unknown_event", f"no handler for event {event!r}"),
-                )
+                self.refuse(ack_id, AckErrorCode.UNKNOWN_EVENT, f"no handler for event {event!r}")
             return
         self._run(handlers[0], args, ack_id, event)
         for extra in handlers[1:]:
@@ -310,8 +317,7 @@ class Socket:
         self.connected = False
         self.nsp.remove(self, reason)
         # Free the namespace slot on the connection so the client may connect to it again.
-        if self.client.sockets.get(self.nsp.name) is self:
-            del self.client.sockets[self.nsp.name]
+        self.client.release(self)
         self._acks.clear()
         self._fire("disconnect", reason)
 
@@ -341,16 +347,20 @@ class Socket:
 
     def _handler_failed(self, exc: Exception, ack_id: int | None, event: str) -> None:
         if isinstance(exc, EventError):
-            answer = _error_answer(exc.code, exc.message)
+            code, message = exc.code, exc.message
         else:
             log.exception("handler for %r on %r failed", event, self, exc_info=exc)
-            answer = _error_answer("internal", f"the server failed to handle {event!r}")
+            code, message = AckErrorCode.INTERNAL, f"the server failed to handle {event!r}"
         if ack_id is not None:
-            self._send_ack(ack_id, answer)
+            self.refuse(ack_id, code, message)
 
     def refuse(self, ack_id: int, code: str, message: str) -> None:
-        """Answer the client's ``ack_id`` with an error ack instead of running a handler."""
-        self._send_ack(ack_id, _error_answer(code, message))
+        """Answer the client's ``ack_id`` with an error ack instead of running a handler.
+
+        The ack's shape is the namespace's :attr:`~baatcheet.sio.Namespace.error_ack`.
+        """
+        # str(): an AckErrorCode reaches the application's shape as the plain string.
+        self._send_ack(ack_id, [self.nsp.error_ack(str(code), message)])
 
     def _send_ack(self, ack_id: int, args: list[Any]) -> None:
         if self.connected:
@@ -385,7 +395,3 @@ def _ack_args(result: Any) -> list[Any]:
     if isinstance(result, tuple):
         return list(result)
     return [result]
-
-
-def _error_answer(code: str, message: str) -> list[Any]:
-    return [{"ok": False, "error": {"code": code, "message": message}}]
