@@ -256,8 +256,11 @@ class _Run:
             return token
 
         self.progress.note(f"registering {users} users")
-        async with httpx.AsyncClient(base_url=_http_base(url), timeout=60) as client:
-            tokens = await asyncio.gather(*(register(client, i) for i in range(users)))
+        try:
+            async with httpx.AsyncClient(base_url=_http_base(url), timeout=120) as client:
+                tokens = await asyncio.gather(*(register(client, i) for i in range(users)))
+        except httpx.HTTPError as exc:
+            raise BenchError(f"registering bench users at {url}: {exc!r}") from None
         path = self.run_dir / f"{tag}.tokens.json"
         path.write_text(json.dumps(tokens))
         return path
@@ -393,7 +396,7 @@ class _Run:
                 phase, clients=clients, restart_clients=min(phase.restart_clients, clients)
             )
         target = self.options.targets.get(label)
-        if target is None and not supports(label, phase.app):
+        if target is None and not supports(label, phase.app, accounts=phase.users > 0):
             return {"skipped": f"{label} has no server for the {phase.name} phase"}
         tag = f"{index}-{label}-{phase.name}"
         self.progress.begin(label, phase.name)

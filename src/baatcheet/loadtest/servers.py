@@ -68,10 +68,11 @@ def ensure_reference_modules(bench: Path) -> None:
         raise BenchError(f"npm ci in {node_dir} failed (exit {exc.returncode})") from None
 
 
-def supports(label: str, app: App) -> bool:
-    """Whether column ``label`` has a server for ``app``; the Node reference has no /chat auth."""
+def supports(label: str, app: App, accounts: bool = False) -> bool:
+    """Whether column ``label`` has a server for ``app`` (with ``accounts``: REST sign-up and
+    JWT at the handshake, which the Node chat reference does not have)."""
     if label == "node":
-        return True
+        return not accounts
     if label == "baatcheet":
         return True
     if label == "baatcheet-normal":

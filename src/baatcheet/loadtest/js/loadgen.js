@@ -968,8 +968,10 @@ async function runRooms() {
 const scenarios = { fanout: runFanout, idle: runIdle, chat: runChat, rooms: runRooms, storm: runStorm };
 scenarios[scenario]()
   .then((out) => {
-    process.stdout.write(`${JSON.stringify({ ...out, server: opt.server, server_pid: pid, server_pids: pids })}\n`);
-    process.exit(0);
+    // Exit once the result is written: stdout to a pipe is asynchronous, and a large
+    // result (histograms, acked ids) would be cut short by an immediate exit.
+    const line = `${JSON.stringify({ ...out, server: opt.server, server_pid: pid, server_pids: pids })}\n`;
+    process.stdout.write(line, () => process.exit(0));
   })
   .catch((err) => {
     log(`failed: ${err.stack || err}`);

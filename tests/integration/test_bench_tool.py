@@ -1,0 +1,107 @@
+"""``baatcheet bench`` pointed at a running Baatcheet server, as a user would run it.
+
+A real fan-out app (bench/apps/fanout.py) on a loopback port, the real CLI in a
+subprocess, the Node generator over real sockets: the run must print the table, and write
+the JSON record and the two PNG plots with figures that show load went through.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from support.paths import REPO_ROOT
+from support.ports import free_port, wait_for_port
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("node") is None or shutil.which("npm") is None,
+    reason="baatcheet bench runs its load generator on Node.js",
+)
+
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def fanout_server() -> Iterator[tuple[int, int]]:
+    """The fan-out benchmark app on a free port; yields (port, pid)."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "BAATCHEET_PACKET_RATE_PER_S": "1000000",
+        "BAATCHEET_PACKET_BURST": "1000000",
+    }
+    process = subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "bench" / "apps" / "fanout.py"), str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_for_port(port, 60), "the fan-out app did not start"
+        yield port, process.pid
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_bench_measures_a_target_and_writes_table_json_and_plots(
+    fanout_server: tuple[int, int], tmp_path: Path
+) -> None:
+    port, pid = fanout_server
+    out = tmp_path / "results"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "baatcheet.cli",
+            "bench",
+            "fanout",
+            "--quick",
+            "--target",
+            f"mine=ws://127.0.0.1:{port}",
+            "--server-pid",
+            f"mine={pid}",
+            "--clients",
+            "20",
+            "--secs",
+            "1",
+            "--quiet-secs",
+            "0",
+            "--no-pin",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+
+    assert "deliveries/server CPU-s @ fixed" in completed.stdout
+    assert "mine" in completed.stdout.splitlines()[1]
+    [record_path] = out.glob("*-fanout.json")
+    record = json.loads(record_path.read_text())
+    [column] = record["columns"]
+    fanout, idle = column["fanout"], column["idle"]
+    assert fanout["fixed"]["delivered"] > 0
+    assert fanout["fixed"]["undelivered_after_drain"] == 0
+    assert 0 < fanout["fixed"]["p50_ms"] <= fanout["fixed"]["p90_ms"] <= fanout["fixed"]["p99_ms"]
+    # The server's pid was given, so its CPU was measured.
+    assert fanout["fixed"]["deliveries_per_server_cpu_s"] > 0
+    assert idle["still_connected"] == 20
+    assert idle["kb_per_connection"] is not None
+    assert record["throughput"]["mine"], "no per-second throughput was recorded"
+
+    pngs = sorted(out.glob("*.png"))
+    assert [p.name.rsplit("-", 1)[-1] for p in pngs] == ["latency.png", "throughput.png"]
+    for png in pngs:
+        assert png.read_bytes().startswith(_PNG_MAGIC)
+        assert png.stat().st_size > 10_000  # axes, lines and labels, not an empty canvas
