@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
+import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Origin
 
 from baatcheet.listener.websocket_route import PlainWebSocket
+from baatcheet.settings import Settings
 from baatcheet.sio import Server
 from support.factories import ServerFactory
+from support.ports import free_port
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -144,3 +148,29 @@ async def test_a_handler_that_does_not_read_still_gets_every_message_later(
         await asyncio.sleep(0.1)
         go.set()
         assert await _recv(ws) == "200"
+
+
+async def test_handlers_are_served_under_an_asgi_server_too() -> None:
+    server = Server(Settings(port=0))
+
+    @server.websocket("/shout")
+    async def shout(ws: PlainWebSocket) -> None:
+        async for message in ws:
+            ws.send(str(message).upper())
+
+    port = free_port()
+    config = uvicorn.Config(
+        server.asgi_app(), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+    )
+    runner = uvicorn.Server(config)
+    task = asyncio.create_task(runner.serve())
+    try:
+        while not runner.started:  # noqa: ASYNC110 - uvicorn exposes only this flag
+            await asyncio.sleep(0.02)
+        async with connect(f"ws://127.0.0.1:{port}/shout") as ws:
+            await ws.send("namaste")
+            assert await _recv(ws) == "NAMASTE"
+    finally:
+        runner.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 5)
