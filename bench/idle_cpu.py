@@ -75,6 +75,7 @@ def _frames(buffer: bytearray, *, masked: bool) -> list[bytes]:
 
 class _Client(asyncio.Protocol):
     pings = 0
+    failures: list[str] = []  # noqa: RUF012 - one list for the whole run
 
     def __init__(self, host: str, path: str, ready: asyncio.Future[None]) -> None:
         self.host = host
@@ -131,10 +132,14 @@ async def _connect_all(url: str, count: int, batch: int) -> list[_Client]:
 
     async def one() -> None:
         ready: asyncio.Future[None] = loop.create_future()
-        _, client = await loop.create_connection(
-            lambda: _Client(f"{host}:{port}", path, ready), host, port
-        )
-        await asyncio.wait_for(ready, 30)
+        try:
+            _, client = await loop.create_connection(
+                lambda: _Client(f"{host}:{port}", path, ready), host, port
+            )
+            await asyncio.wait_for(ready, 30)
+        except (OSError, TimeoutError) as exc:
+            _Client.failures.append(repr(exc))
+            return
         clients.append(client)
 
     for start in range(0, count, batch):
@@ -158,7 +163,9 @@ async def _run(args: argparse.Namespace) -> dict[str, object]:
         if client.transport is not None:
             client.transport.close()
     return {
-        "connections": args.clients,
+        "connections": len(clients),
+        "failed_to_connect": len(_Client.failures),
+        "first_failure": _Client.failures[0] if _Client.failures else None,
         "still_connected": alive,
         "connect_s": round(connect_s, 1),
         "window_s": round(wall1 - wall0, 1),
@@ -166,7 +173,7 @@ async def _run(args: argparse.Namespace) -> dict[str, object]:
         "server_cpu_percent": round(100 * (cpu1 - cpu0) / (wall1 - wall0), 2),
         "rss_base_kb": base_rss,
         "rss_kb": rss,
-        "kb_per_connection": round((rss - base_rss) / args.clients, 2),
+        "kb_per_connection": round((rss - base_rss) / len(clients), 2),
     }
 
 

@@ -9,8 +9,10 @@ The mirror of the server's ``EngineSession``, behaving like engine.io-client's `
   each PING with a PONG. No PING for ``pingInterval + pingTimeout`` means the server, or
   the path to it, is dead: the connection ends with reason ``ping timeout``.
 * **Upgrade** (spec: "Upgrade"). A session opened on long-polling probes a WebSocket
-  (``2probe`` → ``3probe``), pauses polling once the GET in flight is answered, sends
-  UPGRADE (``5``) on the WebSocket and carries on there. A failed probe changes nothing.
+  (``PROBE_PING`` → ``PROBE_PONG``, the named packets of
+  :mod:`baatcheet.proto.engineio_session`), pauses polling once the GET in flight is
+  answered, sends UPGRADE on the WebSocket and carries on there. A failed probe changes
+  nothing. The PING watchdog is :class:`~baatcheet.proto.heartbeat.PingWatchdog`.
 * **Writes.** Outgoing packets wait in one buffer that a single writer task drains in
   order, one batch per transport write; a long-polling batch stays under ``maxPayload``.
 
@@ -34,6 +36,8 @@ from baatcheet.client.reasons import DisconnectReason
 from baatcheet.client.transport import Transport, TransportFactory, TransportTarget
 from baatcheet.errors import ProtocolError
 from baatcheet.proto.engineio import EnginePacket, EnginePacketType
+from baatcheet.proto.engineio_session import PONG, PROBE_PING, PROBE_PONG, UPGRADE
+from baatcheet.proto.heartbeat import PingWatchdog
 
 __all__ = ["EngineClient", "EngineHandler"]
 
@@ -113,7 +117,8 @@ class EngineClient:
         self._upgrading = False
         self._writer: asyncio.Task[None] | None = None
         self._prober: asyncio.Task[None] | None = None
-        self._watchdog: asyncio.TimerHandle | None = None
+        self._watchdog: PingWatchdog | None = None
+        self._watchdog_timer: asyncio.TimerHandle | None = None
 
     @property
     def sid(self) -> str | None:
@@ -247,7 +252,8 @@ class EngineClient:
                 self._handler.on_engine_message(packet.data)
         elif kind is EnginePacketType.PING:
             if self._state is _State.OPEN:
-                self._queue_control(EnginePacket(EnginePacketType.PONG, packet.data))
+                data = packet.data
+                self._queue_control(EnginePacket(EnginePacketType.PONG, data) if data else PONG)
                 self._arm_watchdog()
                 self._handler.on_engine_ping()
         elif kind is EnginePacketType.OPEN:
@@ -278,14 +284,28 @@ class EngineClient:
     # -- heartbeat ---------------------------------------------------------------------------
 
     def _arm_watchdog(self) -> None:
-        handshake = self.handshake
-        assert handshake is not None
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-        limit = handshake.ping_interval + handshake.ping_timeout
-        self._watchdog = asyncio.get_running_loop().call_later(
-            limit, self._terminate, DisconnectReason.PING_TIMEOUT, f"no PING for {limit:g}s"
-        )
+        """Move the ping deadline on; the one timer is made only when none is pending."""
+        watchdog = self._watchdog
+        if watchdog is None:
+            handshake = self.handshake
+            assert handshake is not None
+            watchdog = PingWatchdog(handshake.ping_interval, handshake.ping_timeout)
+            self._watchdog = watchdog
+        loop = asyncio.get_running_loop()
+        watchdog.ping_received(loop.time())
+        if self._watchdog_timer is None:
+            self._watchdog_timer = loop.call_at(watchdog.deadline, self._on_watchdog)
+
+    def _on_watchdog(self) -> None:
+        self._watchdog_timer = None
+        watchdog = self._watchdog
+        if watchdog is None:
+            return
+        loop = asyncio.get_running_loop()
+        if watchdog.expired(loop.time()):
+            self._terminate(DisconnectReason.PING_TIMEOUT, f"no PING for {watchdog.limit:g}s")
+        else:
+            self._watchdog_timer = loop.call_at(watchdog.deadline, self._on_watchdog)
 
     # -- upgrade -----------------------------------------------------------------------------
 
@@ -307,9 +327,9 @@ class EngineClient:
         try:
             async with asyncio.timeout(_PROBE_TIMEOUT_S):
                 await probe.open(self.sid)
-                await probe.send([EnginePacket(EnginePacketType.PING, "probe")])
+                await probe.send([PROBE_PING])
                 answer = await answered
-            if answer.type is not EnginePacketType.PONG or answer.data != "probe":
+            if answer != PROBE_PONG:
                 raise ConnectionFailedError(f"probe answered {answer.type.name} {answer.data!r}")
             switched = await self._switch_to(probe)
         except (ConnectionFailedError, TimeoutError) as exc:
@@ -332,7 +352,7 @@ class EngineClient:
             probe.on_packet = self._on_packet
             probe.on_close = functools.partial(self._on_transport_close, probe)
             self._transport = probe
-            await probe.send([EnginePacket(EnginePacketType.UPGRADE)])
+            await probe.send([UPGRADE])
         finally:
             self._upgrading = False
             self._wakeup.set()
@@ -382,9 +402,10 @@ class EngineClient:
         self._handler.on_engine_close(reason, description)
 
     def _stop(self) -> None:
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            self._watchdog = None
+        if self._watchdog_timer is not None:
+            self._watchdog_timer.cancel()
+            self._watchdog_timer = None
+        self._watchdog = None
         for task in (self._writer, self._prober):
             if task is not None and not task.done():
                 task.cancel()

@@ -7,13 +7,16 @@ session with reason ``"ping timeout"``. Other packets from the client do not cou
 The engine drives this object: it passes ``now`` (monotonic seconds) to every call, sleeps
 until :meth:`Heartbeat.next_deadline`, then asks :meth:`Heartbeat.timed_out` and
 :meth:`Heartbeat.ping_due` what to do.
+
+:class:`PingWatchdog` is the client's half: the server has gone quiet (or the path to it
+died) once no PING came for ``pingInterval + pingTimeout``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Heartbeat"]
+__all__ = ["Heartbeat", "PingWatchdog"]
 
 
 @dataclass(slots=True)
@@ -79,3 +82,35 @@ class Heartbeat:
         if self._anchor is None:
             raise ValueError("call Heartbeat.start(now) before using the heartbeat")
         return self._anchor
+
+
+@dataclass(slots=True)
+class PingWatchdog:
+    """When a client should give up on a server that stopped pinging.
+
+    Each PING pushes :attr:`deadline` to ``ping_interval + ping_timeout`` later. The caller
+    keeps one timer: when it fires, :meth:`expired` says whether to close ("ping timeout")
+    or to sleep again until the moved :attr:`deadline` — so a PING costs no new timer.
+
+    Attributes:
+        ping_interval: The handshake's ``pingInterval`` in seconds.
+        ping_timeout: The handshake's ``pingTimeout`` in seconds.
+        deadline: When the connection counts as dead unless a PING comes (caller's clock).
+    """
+
+    ping_interval: float
+    ping_timeout: float
+    deadline: float = field(default=float("inf"), init=False)
+
+    @property
+    def limit(self) -> float:
+        """Seconds of silence after which the server counts as gone."""
+        return self.ping_interval + self.ping_timeout
+
+    def ping_received(self, now: float) -> None:
+        """A PING arrived (or the session opened, which starts the first wait)."""
+        self.deadline = now + self.ping_interval + self.ping_timeout
+
+    def expired(self, now: float) -> bool:
+        """Whether the server stayed silent past :attr:`deadline`."""
+        return now >= self.deadline

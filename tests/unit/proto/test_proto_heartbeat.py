@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from baatcheet.proto import Heartbeat
+from baatcheet.proto import Heartbeat, PingWatchdog
 
 
 def started(at: float = 100.0) -> Heartbeat:
@@ -82,3 +82,13 @@ def test_using_the_heartbeat_before_start_is_a_programming_error() -> None:
 def test_intervals_must_be_positive(interval: float, timeout: float) -> None:
     with pytest.raises(ValueError, match="must be positive"):
         Heartbeat(ping_interval=interval, ping_timeout=timeout)
+
+
+def test_the_client_gives_up_on_a_server_silent_for_interval_plus_timeout() -> None:
+    watchdog = PingWatchdog(ping_interval=25.0, ping_timeout=20.0)
+    watchdog.ping_received(100.0)
+    assert watchdog.deadline == 145.0
+    assert not watchdog.expired(144.9)
+    watchdog.ping_received(130.0)  # a PING moves the deadline; no new timer is needed
+    assert not watchdog.expired(145.0)
+    assert watchdog.expired(175.0)
