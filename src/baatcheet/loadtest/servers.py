@@ -113,7 +113,10 @@ def _spec(
             "BAATCHEET_AUTH_ATTEMPTS_PER_MINUTE_PER_ADDRESS": "1000000",
         }
         if label == "baatcheet-normal":
+            # DATABASE_DURABILITY is the setting's new name; SQLITE_SYNCHRONOUS the one it
+            # replaces, so the column means the same on either side of the rename.
             env["BAATCHEET_DATABASE_DURABILITY"] = "normal"
+            env["BAATCHEET_SQLITE_SYNCHRONOUS"] = "normal"
         return ServerSpec([sys.executable, "-m", "baatcheet.cli", "serve"], env)
     if app is App.CLUSTER:
         mode = label.removeprefix("baatcheet").removeprefix("-") or "classic"
