@@ -7,7 +7,7 @@ import inspect
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args, overload
 
 from baatcheet._types import Room, SocketId
 from baatcheet.adapters.base import Adapter, AdapterFactory, ServerSideReply
@@ -55,7 +55,7 @@ M = TypeVar("M", bound=Middleware)
 C = TypeVar("C", bound=ConnectionHandler)
 L = TypeVar("L", bound=ServerSideListener)
 
-_CONNECTION_EVENTS = frozenset({"connection", "connect"})
+_CONNECTION_EVENTS: frozenset[str] = frozenset(get_args(ConnectionEvent))
 
 
 class Registry:
@@ -129,6 +129,8 @@ class Namespace(BroadcastTargets, Registration):
         error_ack: Builds the answer to an event that fails (see :attr:`error_ack`).
         observer: Told of sockets joining and leaving, broadcasts and ack round trips.
         label: How the observer names this namespace; its name by default.
+        registry: What a dynamic family's children share (middleware, handlers, error
+            ack); by default the namespace's own, made with ``error_ack``.
     """
 
     def __init__(
