@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -93,13 +94,24 @@ async def test_different_files_have_different_etags(http: httpx.AsyncClient) -> 
     assert full.headers["etag"] != minified.headers["etag"]
 
 
-async def test_head_answers_with_the_headers_of_get_and_no_body(http: httpx.AsyncClient) -> None:
-    get = await http.get("/socket.io/socket.io.js")
-    head = await http.head("/socket.io/socket.io.js")
-    assert head.status_code == 200
-    assert head.content == b""
-    assert head.headers["etag"] == get.headers["etag"]
-    assert head.headers["content-type"] == get.headers["content-type"]
+async def test_head_reports_the_length_without_sending_the_body(
+    running_server: ServerFactory,
+) -> None:
+    """A HEAD answer carries no body: the next pipelined answer starts right after it."""
+    server: Server = await running_server()
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(
+        b"HEAD /socket.io/socket.io.js HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    after = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    writer.close()
+    size = (CHECKOUT_DIST_DIR / "socket.io.js").stat().st_size
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert f"content-length: {size}\r\n".encode() in head
+    assert b"etag: " in head
+    assert after.startswith(b"HTTP/1.1 200 ")
 
 
 async def test_other_methods_are_refused_with_405(http: httpx.AsyncClient) -> None:

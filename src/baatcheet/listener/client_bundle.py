@@ -143,6 +143,5 @@ class ClientBundle:
             responder.respond(304, headers, b"")
             return
         headers.append((b"content-type", asset.media_type))
-        # A HEAD answer has the GET's headers and no body (its content-length is then 0:
-        # the listener counts what it sends).
-        responder.respond(200, headers, b"" if request.method == "HEAD" else asset.body)
+        # For a HEAD the listener sends the headers and content-length, not the body.
+        responder.respond(200, headers, asset.body)

@@ -84,11 +84,14 @@ class _RefusedError(Exception):
 class _Responder:
     """Answers one request on an :class:`HttpConnection`."""
 
-    __slots__ = ("_abort", "_conn", "_keep_alive", "answered")
+    __slots__ = ("_abort", "_conn", "_head", "_keep_alive", "answered")
 
-    def __init__(self, conn: HttpConnection, keep_alive: bool) -> None:
+    def __init__(self, conn: HttpConnection, keep_alive: bool, head: bool) -> None:
         self._conn = conn
         self._keep_alive = keep_alive
+        self._head = head
+        """A HEAD request: the answer has GET's headers, its content-length, and no body
+        (RFC 9110 §9.3.2); a body sent anyway would be read as the next response."""
         self._abort: Callable[[], None] | None = None
         self.answered = False
 
@@ -104,7 +107,8 @@ class _Responder:
         if not self._keep_alive:
             parts.append(b"connection: close\r\n")
         parts.append(b"\r\n")
-        parts.append(body)
+        if not self._head:
+            parts.append(body)
         self._conn.finish_response(b"".join(parts), self._keep_alive)
 
     def on_abort(self, callback: Callable[[], None] | None) -> None:
@@ -375,7 +379,7 @@ class HttpConnection(asyncio.Protocol):
                 self.transport.resume_reading()
         while self._queue and not self._busy and not self._writing_paused:
             request = self._queue.pop(0)
-            responder = _Responder(self, request.keep_alive)
+            responder = _Responder(self, request.keep_alive, request.method == "HEAD")
             self._responder = responder
             self._busy = True
             if request.method == "!TOO_LARGE":
