@@ -174,3 +174,29 @@ async def test_handlers_are_served_under_an_asgi_server_too() -> None:
         runner.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(task, 5)
+
+
+async def test_shutdown_closes_open_handlers_with_1001_without_waiting_out_the_grace(
+    running_server: ServerFactory,
+) -> None:
+    server: Server = await running_server()
+    ended: asyncio.Future[int | None] = asyncio.Future()
+
+    @server.websocket("/stay")
+    async def stay(ws: PlainWebSocket) -> None:
+        ws.send("hi")
+        async for _ in ws:
+            pass
+        ended.set_result(ws.close_code)
+
+    async with connect(f"ws://127.0.0.1:{server.port}/stay") as ws:
+        assert await _recv(ws) == "hi"
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await server.shutdown(grace=10)
+        took = loop.time() - started
+        with pytest.raises(ConnectionClosed):
+            await _recv(ws)
+    assert (ws.close_code, ws.close_reason) == (1001, "server shutting down")
+    assert await asyncio.wait_for(ended, 5) == 1001
+    assert took < 5

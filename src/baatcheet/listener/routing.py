@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from baatcheet.engine.asgi_bridge import AsgiApp
 from baatcheet.engine.forwarded import ProxyTrust
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from baatcheet.listener.http import HttpConnection
 
 __all__ = ["HttpHandler", "HttpLimits", "Router", "UpgradeHandler", "close_connections"]
+
+_GOING_AWAY: Final = 1001
 
 UpgradeHandler = Callable[[HttpRequest, Upgrader], None]
 """Answers a WebSocket upgrade request: ``upgrader.accept(max_size)`` or ``reject(...)``."""
@@ -172,12 +174,16 @@ async def close_connections(router: Router, grace: float) -> None:
     """Close idle HTTP connections, give the rest ``grace`` seconds, then abort them.
 
     From here on a connection closes as soon as its current answer is out, so a request
-    in flight (a REST call, a held long-poll) still gets its answer.
+    in flight (a REST call, a held long-poll) still gets its answer. A plain WebSocket
+    still open (Engine.IO's were closed before) gets a 1001 close, so its peer can leave
+    at once instead of holding the shutdown for the whole grace period.
     """
     router.all_closed = asyncio.Event()
     for connection in list(router.connections):
         if connection.idle and connection.transport is not None:
             connection.transport.close()
+        elif connection.ws is not None:
+            connection.ws.close(_GOING_AWAY, "server shutting down")
     if router.connections:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(router.all_closed.wait(), grace)
