@@ -9,6 +9,7 @@ WAL, never wait for the writer.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
 import sqlite3
@@ -32,7 +33,10 @@ from baatcheet.store.store_sql import SqlStore, now_ms, stored_message
 
 __all__ = ["SqliteStore", "open_sqlite"]
 
+log = logging.getLogger(__name__)
+
 _BUSY_TIMEOUT_MS = 5000
+_CHECKPOINT_EVERY_S = 1.0
 
 # The hot-path INSERT, compiled by SQLAlchemy once, executed as one plain executemany with
 # positional tuples: per-row parameter processing would cost more CPU than SQLite itself.
@@ -90,11 +94,14 @@ class SqliteStore(SqlStore):
         *,
         database_path: Path | None = None,
         on_connect: Callable[[Any, Any], None] | None = None,
+        inline_commits: bool = False,
     ) -> None:
         super().__init__(write_engine, read_engine, group_commit_window_s)
         self._data_dir = data_dir
         self._batch_writer: _BatchWriter | None = (
-            _BatchWriter(database_path, on_connect) if database_path is not None else None
+            _BatchWriter(database_path, on_connect, inline=inline_commits)
+            if database_path is not None
+            else None
         )
 
     async def close(self) -> None:
@@ -165,13 +172,29 @@ class SqliteStore(SqlStore):
 
 
 class _BatchWriter:
-    """One thread, one ``sqlite3`` connection, one transaction per message batch."""
+    """One transaction per message batch, on the event loop's thread or a writer thread.
 
-    def __init__(self, path: Path, on_connect: Callable[[Any, Any], None] | None) -> None:
+    With ``inline`` a batch runs on the event loop's thread: under ``synchronous=NORMAL``
+    a WAL commit only copies pages to the OS cache (tens of microseconds), less than
+    handing the batch to a thread and back costs. That connection never waits: if another
+    writer holds SQLite's lock, the batch goes to the writer thread, which waits for it
+    (``busy_timeout``); and it never checkpoints (a checkpoint fsyncs): the writer thread
+    does, at most once per ``_CHECKPOINT_EVERY_S``, without blocking the commits. Without
+    ``inline`` (``FULL``: an fsync per commit, which may take milliseconds) the writer
+    thread runs every batch.
+    """
+
+    def __init__(
+        self, path: Path, on_connect: Callable[[Any, Any], None] | None, *, inline: bool
+    ) -> None:
         self._path = path
         self._on_connect = on_connect
+        self._inline = inline
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="baatcheet-sqlite-writer")
-        self._connection: sqlite3.Connection | None = None
+        self._inline_connection: sqlite3.Connection | None = None
+        self._thread_connection: sqlite3.Connection | None = None
+        self._checkpoint: asyncio.Future[None] | None = None
+        self._checkpoint_due = 0.0
         self._insert_sql = _INSERT_MESSAGE_SQL
         if _INSERT_MESSAGE_ORDER != _ROW_ORDER:
             raise RuntimeError(f"messages INSERT expects {_INSERT_MESSAGE_ORDER}, not {_ROW_ORDER}")
@@ -179,38 +202,78 @@ class _BatchWriter:
     async def insert(self, rows: list[tuple[Any, ...]]) -> list[int]:
         """Insert ``rows`` in one committed transaction; return their ids in order."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._insert, rows)
+        if not self._inline:
+            return await loop.run_in_executor(self._executor, self._insert_on_thread, rows)
+        try:
+            ids = _insert(self._inline_writer(), self._insert_sql, rows)
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                raise
+            return await loop.run_in_executor(self._executor, self._insert_on_thread, rows)
+        if self._checkpoint is None and loop.time() >= self._checkpoint_due:
+            self._checkpoint_due = loop.time() + _CHECKPOINT_EVERY_S
+            self._checkpoint = loop.run_in_executor(self._executor, self._run_checkpoint)
+            self._checkpoint.add_done_callback(self._checkpointed)
+        return ids
+
+    def _checkpointed(self, done: asyncio.Future[None]) -> None:
+        self._checkpoint = None
+        if not done.cancelled() and (exc := done.exception()) is not None:
+            log.warning("SQLite checkpoint failed (the WAL keeps growing until one works): %s", exc)
 
     def _connect(self) -> sqlite3.Connection:
         connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         if self._on_connect is not None:
             self._on_connect(connection, None)
-        self._connection = connection
         return connection
 
-    def _insert(self, rows: list[tuple[Any, ...]]) -> list[int]:
-        connection = self._connection or self._connect()
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            connection.executemany(self._insert_sql, rows)
-            # Sound because this transaction holds the write lock from the first row to
-            # the commit: SQLite gave the rows consecutive rowids ending at max(id).
-            (last,) = connection.execute("SELECT max(id) FROM messages").fetchone()
-            connection.execute("COMMIT")
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        return list(range(int(last) - len(rows) + 1, int(last) + 1))
+    def _inline_writer(self) -> sqlite3.Connection:
+        if self._inline_connection is None:
+            connection = self._connect()
+            connection.execute("PRAGMA busy_timeout=0")
+            connection.execute("PRAGMA wal_autocheckpoint=0")
+            self._inline_connection = connection
+        return self._inline_connection
+
+    def _thread_writer(self) -> sqlite3.Connection:
+        if self._thread_connection is None:
+            self._thread_connection = self._connect()
+        return self._thread_connection
+
+    def _insert_on_thread(self, rows: list[tuple[Any, ...]]) -> list[int]:
+        return _insert(self._thread_writer(), self._insert_sql, rows)
+
+    def _run_checkpoint(self) -> None:
+        self._thread_writer().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
+        if self._checkpoint is not None:
+            await asyncio.wait([self._checkpoint])
         await loop.run_in_executor(self._executor, self._close)
         self._executor.shutdown(wait=True)
 
     def _close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        for connection in (self._inline_connection, self._thread_connection):
+            if connection is not None:
+                connection.close()
+        self._inline_connection = self._thread_connection = None
+
+
+def _insert(connection: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> list[int]:
+    """Insert ``rows`` in one transaction; return their ids in order."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.executemany(sql, rows)
+        # Sound because this transaction holds the write lock from the first row to the
+        # commit: SQLite gave the rows consecutive rowids ending at max(id).
+        (last,) = connection.execute("SELECT max(id) FROM messages").fetchone()
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+    return list(range(int(last) - len(rows) + 1, int(last) + 1))
 
 
 def _prepare_directory(database: str) -> Path:
@@ -255,6 +318,7 @@ async def open_sqlite(
             path.parent,
             database_path=path,
             on_connect=on_connect,
+            inline_commits=synchronous is not SqliteSynchronous.FULL,
         )
     try:
         await upgrade(store._write)
