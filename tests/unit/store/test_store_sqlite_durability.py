@@ -11,6 +11,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,7 +45,7 @@ async def test_the_chosen_synchronous_mode_applies_and_messages_still_commit(
     assert rows == [(appended.message.id, "namaste")]
 
 
-async def _max_loop_gap(during: asyncio.Future[object]) -> float:
+async def _max_loop_gap(during: asyncio.Future[Any]) -> float:
     """The longest the event loop went without running a 1 ms ticker while ``during`` ran."""
     longest, last = 0.0, time.monotonic()
     while not during.done():
