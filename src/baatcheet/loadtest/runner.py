@@ -450,11 +450,12 @@ class _Run:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         options.out_dir.mkdir(parents=True, exist_ok=True)
         base = options.out_dir / f"{stamp}-{plan.name}"
-        placement = (
-            "servers started here: server on core 0, generators on core 1"
-            if not options.targets
-            else "targets measured as they run"
-        )
+        if options.targets:
+            placement = "targets measured as they run"
+        elif plan.name == "cluster":
+            placement = "both server nodes on core 0, generator and redis-server on core 1"
+        else:
+            placement = "server on core 0, generators on core 1"
         heading = (
             f"Baatcheet benchmark: {plan.name}{' (quick)' if options.quick else ''},"
             f" {os.cpu_count()} cores, {placement},"
@@ -479,8 +480,10 @@ class _Run:
         if options.plots and plots.plots_available():
             latencies = {str(c["label"]): _latency(c.get(plan.plotted)) for c in columns}
             latency_png = base.with_name(base.name + "-latency.png")
-            ylabel = "connect latency (ms)" if plan.name == "storm" else "latency (ms)"
-            if plots.plot_latency(latency_png, f"{plan.name}: latency", ylabel, latencies):
+            storm = plan.name == "storm"
+            title = f"{plan.name}: " + ("connect latency" if storm else "latency at the fixed rate")
+            ylabel = "handshake + namespace CONNECT (ms)" if storm else "latency (ms)"
+            if plots.plot_latency(latency_png, title, ylabel, latencies):
                 pngs.append(latency_png)
             throughput_png = base.with_name(base.name + "-throughput.png")
             if plots.plot_throughput(throughput_png, f"{plan.name}: throughput", series):
