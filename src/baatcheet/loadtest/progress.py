@@ -82,10 +82,15 @@ class Progress:
             self._last_plain = time.monotonic()
         self.stream.flush()
 
-    def note(self, message: str) -> None:
-        """Prints ``message`` on a line of its own (ending a redrawn progress line first)."""
+    def end(self) -> None:
+        """Ends a redrawn progress line, so what is printed next starts on a line of its own."""
         if self._drawn:
             self.stream.write("\n")
+            self.stream.flush()
             self._drawn = False
+
+    def note(self, message: str) -> None:
+        """Prints ``message`` on a line of its own (ending a redrawn progress line first)."""
+        self.end()
         self.stream.write(f"bench: {message}\n")
         self.stream.flush()

@@ -445,6 +445,7 @@ class _Run:
         return self._finish(columns)
 
     def _finish(self, columns: list[dict[str, object]]) -> RunResult:
+        self.progress.end()
         options = self.options
         plan = options.scenario
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
