@@ -64,7 +64,7 @@ def plot_throughput(path: Path, title: str, series: Mapping[str, Mapping[int, Po
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     drawn = False
-    unit = ""
+    units: list[str] = []
     fig, ax = plt.subplots(figsize=(9, 4.5), dpi=100)
     for server, points in series.items():
         if not points:
@@ -72,12 +72,15 @@ def plot_throughput(path: Path, title: str, series: Mapping[str, Mapping[int, Po
         start = min(points)
         seconds = sorted(points)
         ax.plot([s - start for s in seconds], [points[s].rate for s in seconds], label=server)
-        unit = unit or points[seconds[0]].unit
+        for point in points.values():
+            if point.unit and point.unit not in units:
+                units.append(point.unit)
         drawn = True
     if drawn:
         ax.set_title(title)
         ax.set_xlabel("seconds since the phase began")
-        ax.set_ylabel(unit or "per second")
+        # A storm's line counts connects, then (after the restart) re-joins.
+        ax.set_ylabel(", then ".join(units) or "per second")
         ax.set_ylim(bottom=0)
         ax.grid(True, alpha=0.3)
         ax.legend()

@@ -17,6 +17,8 @@ from typing import Any, TextIO
 __all__ = ["Point", "Progress"]
 
 _PLAIN_EVERY_S = 10.0
+_BEFORE_LOAD = frozenset({"ready", "quiet"})
+"""Steps of a generator before it loads the server: shown, but not part of the series."""
 
 
 @dataclass
@@ -56,6 +58,10 @@ class Progress:
 
     def sample(self, _generator: int, data: dict[str, Any]) -> None:
         """Takes one generator's ``@progress`` sample."""
+        step = str(data.get("phase", ""))
+        if step in _BEFORE_LOAD:
+            self._draw(step, Point(unit=str(data.get("unit", ""))))
+            return
         second = math.floor(float(data.get("t_ms", time.time() * 1000)) / 1000)
         points = self.series.setdefault(self._label, {}).setdefault(self._phase, {})
         point = points.setdefault(second, Point(unit=str(data.get("unit", ""))))
@@ -65,7 +71,7 @@ class Progress:
         point.p50_ms = _worst(point.p50_ms, data.get("p50_ms"))
         point.p90_ms = _worst(point.p90_ms, data.get("p90_ms"))
         point.p99_ms = _worst(point.p99_ms, data.get("p99_ms"))
-        self._draw(str(data.get("phase", "")), point)
+        self._draw(step, point)
 
     def _draw(self, step: str, point: Point) -> None:
         elapsed = time.monotonic() - self._started
