@@ -130,6 +130,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "baatcheet bench") -> in
         options = _options(args)
     except ValueError as exc:
         parser.error(str(exc))
+    except BenchError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 1
     try:
         run(options)
     except BenchError as exc:
