@@ -1,7 +1,7 @@
 'use strict';
 // Building blocks of the load generator: a raw Engine.IO v4 / Socket.IO v5 client
 // over `ws`, a fixed-bucket latency histogram, and readers for a server process's
-// CPU time and RSS from /proc. Shipped inside the baatcheet wheel (baatcheet.loadtest);
+// CPU time from /proc. Shipped inside the baatcheet wheel (baatcheet.loadtest);
 // its only dependency is `ws`.
 //
 // Why raw: socket.io-client costs more CPU per message than the servers we measure,
@@ -230,14 +230,6 @@ function busyCoreSeconds() {
   return busy / CLK_TCK;
 }
 
-/** Resident set size in KiB (VmRSS). */
-function rssKb(pid) {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const m = /VmRSS:\s+(\d+)\s+kB/.exec(status);
-  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
-  return Number(m[1]);
-}
-
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** The unsigned decimal starting at buf[from] (0 if none), read without allocating. */
@@ -257,7 +249,6 @@ module.exports = {
   Histogram,
   cpuSeconds,
   busyCoreSeconds,
-  rssKb,
   nowUs,
   readUint,
   sleep,
