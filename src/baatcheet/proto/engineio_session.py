@@ -86,6 +86,10 @@ _TELLS_CLIENT: Final = frozenset(
     {CloseReason.FORCED_CLOSE, CloseReason.SERVER_SHUTDOWN, CloseReason.RATE_LIMITED}
 )
 """Endings the client learns of through a CLOSE packet (the others it caused or saw)."""
+_IGNORED: Final = frozenset(
+    {EnginePacketType.MESSAGE, EnginePacketType.NOOP, EnginePacketType.UPGRADE}
+)
+"""Client packets that need no decision here (MESSAGE is delivered by the caller)."""
 _WS_CLOSE_CODES: Final = {
     CloseReason.PAYLOAD_TOO_LARGE: 1009,
     CloseReason.PARSE_ERROR: 1008,
@@ -384,8 +388,3 @@ class ServerSession:
     def websocket_close_code(reason: CloseReason) -> int:
         """The WebSocket close code that goes with ``reason`` (RFC 6455 §7.4.1)."""
         return _WS_CLOSE_CODES.get(reason, 1000)
-
-
-_IGNORED: Final = frozenset(
-    {EnginePacketType.MESSAGE, EnginePacketType.NOOP, EnginePacketType.UPGRADE}
-)
