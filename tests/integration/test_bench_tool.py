@@ -91,11 +91,15 @@ def test_bench_measures_a_target_and_writes_table_json_and_plots(
     record = json.loads(record_path.read_text())
     [column] = record["columns"]
     fanout, idle = column["fanout"], column["idle"]
-    assert fanout["fixed"]["delivered"] > 0
-    assert fanout["fixed"]["undelivered_after_drain"] == 0
-    assert 0 < fanout["fixed"]["p50_ms"] <= fanout["fixed"]["p90_ms"] <= fanout["fixed"]["p99_ms"]
+    fixed = fanout["fixed"]
+    assert fixed["delivered"] > 0
+    # Every expected delivery is accounted for: received, or counted as late (a busy
+    # machine may leave some in flight after the drain; the table shows how many).
+    assert fixed["delivered"] + fixed["undelivered_after_drain"] == fixed["expected"]
+    assert fixed["expected"] == fixed["publishes"] * 20
+    assert 0 < fixed["p50_ms"] <= fixed["p90_ms"] <= fixed["p99_ms"]
     # The server's pid was given, so its CPU was measured.
-    assert fanout["fixed"]["deliveries_per_server_cpu_s"] > 0
+    assert fixed["deliveries_per_server_cpu_s"] > 0
     assert idle["still_connected"] == 20
     assert idle["kb_per_connection"] is not None
     assert record["throughput"]["mine"], "no per-second throughput was recorded"
