@@ -124,6 +124,9 @@ def _http_base(url: str) -> str:
 
 
 class _Run:
+    """One run: its temporary folder (logs, databases), the redis-server of a cluster
+    scenario, and the generators of the phase under way (killed whatever happens)."""
+
     def __init__(self, options: RunOptions) -> None:
         self.options = options
         self.progress = Progress()
