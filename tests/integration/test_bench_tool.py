@@ -72,6 +72,8 @@ def test_bench_measures_a_target_and_writes_table_json_and_plots(
             "20",
             "--secs",
             "1",
+            "--fixed-rate",
+            "2000",
             "--quiet-secs",
             "0",
             "--no-pin",
@@ -97,6 +99,7 @@ def test_bench_measures_a_target_and_writes_table_json_and_plots(
     # machine may leave some in flight after the drain; the table shows how many).
     assert fixed["delivered"] + fixed["undelivered_after_drain"] == fixed["expected"]
     assert fixed["expected"] == fixed["publishes"] * 20
+    assert fixed["target_per_s"] == 2000
     assert 0 < fixed["p50_ms"] <= fixed["p90_ms"] <= fixed["p99_ms"]
     # The server's pid was given, so its CPU was measured.
     assert fixed["deliveries_per_server_cpu_s"] > 0

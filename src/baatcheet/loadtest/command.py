@@ -66,6 +66,11 @@ def build_parser(prog: str = "baatcheet bench") -> argparse.ArgumentParser:
     parser.add_argument("--generators", type=int, help="generator processes (idle, storm)")
     parser.add_argument("--clients", type=int, help="override the scenario's client count")
     parser.add_argument("--secs", type=float, help="shorten fixed phases, steps and holds")
+    parser.add_argument(
+        "--fixed-rate",
+        type=int,
+        help="load of the fixed phase: deliveries/s (fanout, cluster) or messages/s (chat)",
+    )
     parser.add_argument("--quiet-secs", type=float, default=15.0)
     parser.add_argument("--receipts", action="store_true", help="chat: answer receipt:read")
     parser.add_argument("--out", type=Path, help="results folder (default bench/results)")
@@ -116,6 +121,7 @@ def _options(args: argparse.Namespace) -> RunOptions:
         quiet_secs=args.quiet_secs,
         receipts=args.receipts,
         clients=args.clients,
+        fixed_rate=args.fixed_rate,
         pin=not args.no_pin,
         plots=not args.no_plots,
         quick=args.quick,

@@ -83,6 +83,7 @@ class RunOptions:
     quiet_secs: float = 15.0
     receipts: bool = False
     clients: int | None = None
+    fixed_rate: int | None = None
     pin: bool = True
     plots: bool = True
     quick: bool = False
@@ -227,7 +228,7 @@ class _Run:
             args += ["--pid", ",".join(map(str, pids))]
         if self.redis is not None and phase.nodes > 1:
             args += ["--aux-pid", str(self.redis.pid)]
-        args += list(phase.args)
+        args += _with_fixed_rate(phase.args, self.options.fixed_rate)
         if self.options.clients is not None and phase.loadgen == "fanout":
             args += ["--clients", str(self.options.clients)]
         if self.options.receipts and phase.app is App.CHAT:
@@ -500,6 +501,18 @@ class _Run:
         for png in pngs:
             print(f"plot: {png}")
         return RunResult(base.with_suffix(".json"), table, pngs, self.run_dir)
+
+
+def _with_fixed_rate(args: tuple[str, ...], rate: int | None) -> list[str]:
+    """``args`` with the fixed phase's rate set to ``rate`` (when given)."""
+    out = list(args)
+    if rate is None:
+        return out
+    if "--fixed-rate" in out:
+        out[out.index("--fixed-rate") + 1] = str(rate)
+    else:
+        out += ["--fixed-rate", str(rate)]
+    return out
 
 
 def _latency(phase: object) -> dict[str, float | None]:
