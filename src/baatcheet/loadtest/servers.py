@@ -10,11 +10,15 @@ live in a source checkout's ``bench/`` folder, found from the working directory 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 from baatcheet.loadtest.errors import BenchError, NodeMissingError
 from baatcheet.loadtest.processes import log_tail, pinned, spawn, stop, wait_for_port
@@ -125,6 +129,24 @@ def _spec(
     return ServerSpec(fanout_app, dict(_NO_RATE_LIMIT))
 
 
+async def _answers_handshake(port: int, process: subprocess.Popen[bytes], deadline: float) -> bool:
+    """Whether an Engine.IO handshake (long-polling GET) gets its 200 before ``deadline``.
+
+    An open port is not a ready server: an app may bind before it has imported its code
+    (connections then wait in the accept queue), and a baseline taken then would be wrong.
+    """
+    url = f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling"
+    async with httpx.AsyncClient(timeout=5.0) as client:
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if (await client.get(url)).status_code == httpx.codes.OK:
+                    return True
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    return False
+
+
 async def start_server(
     label: str,
     app: App,
@@ -142,7 +164,10 @@ async def start_server(
     """
     spec = _spec(label, app, port, bench, db=db, redis_url=redis_url)
     process = spawn(pinned(spec.command, SERVER_CORE), log_path, spec.env)
-    if not await wait_for_port(port, process, _START_TIMEOUT_S):
+    deadline = time.monotonic() + _START_TIMEOUT_S
+    if not await wait_for_port(port, process, _START_TIMEOUT_S) or not await _answers_handshake(
+        port, process, deadline
+    ):
         stop(process)
         raise BenchError(f"{label} server did not start: {log_tail(log_path)}")
     return process
