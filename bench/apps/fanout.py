@@ -12,28 +12,38 @@ The app uses only the public ``baatcheet.sio`` API, so the benchmark measures ex
 a user's app gets. Run as ``python bench/apps/fanout.py PORT [--redis-url URL]
 [--redis-subscription classic|dynamic|dynamic-private]`` (the port may also come from
 ``BENCH_PORT``); ``baatcheet bench`` starts it pinned to core 0.
+
+Start-up binds the port before it imports Baatcheet, as any app can (``Server(sock=...)``):
+the storm scenario kills this server and starts it again while ten thousand clients
+reconnect, and a client that finds the port closed backs off for one to five seconds,
+where one that connects while the server is still importing only waits in the accept
+queue.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
+import socket
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import uvloop
-
-from baatcheet.settings import RedisSubscription, Settings
-from baatcheet.sio import Server, Socket
+if TYPE_CHECKING:
+    from baatcheet.settings import RedisSubscription
+    from baatcheet.sio import Server, Socket
 
 __all__ = ["build_server", "main"]
+
+
+_BACKLOG = 4096
+"""The listen backlog, as the listener's own: a restart's reconnect burst waits in it."""
 
 
 def build_server(
     port: int,
     redis_url: str | None = None,
-    redis_subscription: RedisSubscription = RedisSubscription.CLASSIC,
+    redis_subscription: RedisSubscription | str = "classic",
+    sock: socket.socket | None = None,
 ) -> Server:
     """Returns a server on 127.0.0.1:``port`` that re-emits every ``publish``.
 
@@ -41,14 +51,20 @@ def build_server(
         port: TCP port to listen on.
         redis_url: Joins the server to a cluster on that Redis; None for a single node.
         redis_subscription: Which broadcasts the node receives from Redis.
+        sock: The port, already bound and listening (see the module's docstring).
     """
+    # Imported here, after main() has bound the port: they are most of the start-up.
+    from baatcheet.settings import RedisSubscription, Settings  # noqa: PLC0415
+    from baatcheet.sio import Server  # noqa: PLC0415
+
     server = Server(
         Settings(
             host="127.0.0.1",
             port=port,
             redis_url=redis_url,
-            redis_subscription=redis_subscription,
-        )
+            redis_subscription=RedisSubscription(redis_subscription),
+        ),
+        sock=sock,
     )
 
     # Handlers are registered by call rather than as decorators: ``on`` returns ``Any``,
@@ -92,24 +108,6 @@ def build_server(
     return server
 
 
-def _run(server: Server) -> None:
-    """Runs the server the way ``baatcheet serve`` does once ``baatcheet.cli`` exists.
-
-    ``baatcheet.cli.run_server`` owns the production event-loop setup (uvloop, signal
-    handling); until that module offers it, plain ``uvloop.run`` is the closest equivalent.
-    """
-    try:
-        cli = importlib.import_module("baatcheet.cli")
-    except ModuleNotFoundError:
-        uvloop.run(server.serve())
-        return
-    run_server: Callable[[Server], None] | None = getattr(cli, "run_server", None)
-    if run_server is None:
-        uvloop.run(server.serve())
-    else:
-        run_server(server)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: ``PORT [--redis-url URL] [--redis-subscription MODE]``.
 
@@ -122,12 +120,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--redis-url", default=None)
     parser.add_argument(
         "--redis-subscription",
-        type=RedisSubscription,
-        choices=list(RedisSubscription),
-        default=RedisSubscription.CLASSIC,
+        choices=["classic", "dynamic", "dynamic-private"],
+        default="classic",
     )
     args = parser.parse_args(argv)
-    _run(build_server(args.port, args.redis_url, args.redis_subscription))
+    sock = socket.create_server(("127.0.0.1", args.port), backlog=_BACKLOG)
+    import uvloop  # noqa: PLC0415
+
+    uvloop.run(build_server(args.port, args.redis_url, args.redis_subscription, sock).serve())
 
 
 if __name__ == "__main__":

@@ -12,6 +12,11 @@ Shutting down is two steps so the layers above can do their part in between:
 a balancer stops sending new clients), and :meth:`Listener.close` stops accepting, closes
 idle connections, gives busy ones (a request in flight, a held long-poll) the grace period
 to get their answer, then aborts what is left.
+
+A listener may be handed a socket that is already listening (``sock``): a process that
+binds its port before its slow start-up (imports, migrations) lets clients that connect
+meanwhile wait in the kernel's accept queue instead of being refused, which a restarted
+server's reconnecting clients would answer by backing off for seconds.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import socket
 
 from baatcheet.engine.asgi_bridge import AsgiApp, Lifespan
 from baatcheet.engine.forwarded import ProxyTrust
@@ -52,6 +58,10 @@ class Listener:
         app: The hosted ASGI application answering every path nothing else is mounted on;
             its lifespan runs with the listener's.
         observer: Told of connections opening and closing and of write pauses.
+        sock: A TCP socket already bound and listening, served instead of binding
+            ``settings.host``/``settings.port``. Bind it first thing in the process,
+            before importing this package (``socket.create_server((host, port),
+            backlog=4096)`` needs only the standard library); TLS settings still apply.
     """
 
     def __init__(
@@ -60,8 +70,10 @@ class Listener:
         *,
         app: AsgiApp | None = None,
         observer: ListenerObserver = NO_LISTENER_OBSERVER,
+        sock: socket.socket | None = None,
     ) -> None:
         self.settings = settings
+        self._sock = sock
         self.router = Router(
             limits=HttpLimits.from_settings(settings),
             max_body_bytes=max(settings.max_payload_bytes, 1_000_000),
@@ -135,14 +147,22 @@ class Listener:
         router = self.router
         scheme = self.scheme
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: HttpConnection(router, scheme),
-            host=settings.host,
-            port=settings.port,
-            ssl=context,
-            backlog=_BACKLOG,
-            reuse_address=True,
-        )
+        if self._sock is not None:
+            self._server = await loop.create_server(
+                lambda: HttpConnection(router, scheme),
+                sock=self._sock,
+                ssl=context,
+                backlog=_BACKLOG,
+            )
+        else:
+            self._server = await loop.create_server(
+                lambda: HttpConnection(router, scheme),
+                host=settings.host,
+                port=settings.port,
+                ssl=context,
+                backlog=_BACKLOG,
+                reuse_address=True,
+            )
         if settings.tune_gc:
             # Long-lived start-up objects never need scanning again, and a larger
             # young-generation threshold means fewer stop-the-world pauses under load.

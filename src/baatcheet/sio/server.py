@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Callable
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from baatcheet.adapters.adapter_memory import MemoryAdapter
-from baatcheet.adapters.adapter_redis import redis_adapter_factory
 from baatcheet.adapters.base import AdapterFactory
-from baatcheet.adapters.broker_redis import RedisBroker
 from baatcheet.engine.asgi_bridge import AsgiApp
 from baatcheet.engine.asgi_entry import AsgiEntry
 from baatcheet.engine.http import HttpRequest, Responder
@@ -33,6 +32,9 @@ from baatcheet.sio.namespace import (
     Registry,
 )
 from baatcheet.sio.observer import NO_SERVER_OBSERVER, ServerObserver
+
+if TYPE_CHECKING:
+    from baatcheet.adapters.broker_redis import RedisBroker
 
 __all__ = ["Server"]
 
@@ -60,6 +62,10 @@ class Server(BroadcastTargets, Registration):
             place (unknown event, ``EventError``, a failed handler, rate limit); by
             default ``{"error": code, "message": message}``. Each namespace starts
             with it and may set its own (``namespace.error_ack``).
+        sock: A socket already bound and listening, for the new listener to serve
+            instead of binding ``settings.port``: bound before the slow part of start-up,
+            it queues early clients rather than refusing them
+            (:class:`~baatcheet.listener.Listener` says how).
     """
 
     def __init__(
@@ -71,10 +77,11 @@ class Server(BroadcastTargets, Registration):
         allow_request: AllowRequest | None = None,
         listener: Listener | None = None,
         error_ack: ErrorAck = plain_error_ack,
+        sock: socket.socket | None = None,
     ) -> None:
         self.settings = settings or Settings()
-        if listener is not None and app is not None:
-            raise TypeError("give the app to the listener you pass, not to the server")
+        if listener is not None and (app is not None or sock is not None):
+            raise TypeError("give the app and socket to the listener you pass, not to the server")
         self.metrics: Metrics | None = Metrics() if self.settings.metrics else None
         """This node's counters (None with ``settings.metrics`` off)."""
         self._observer: ServerObserver = (
@@ -84,12 +91,19 @@ class Server(BroadcastTargets, Registration):
             self.settings,
             app=app,
             observer=self.metrics.listener if self.metrics is not None else NO_LISTENER_OBSERVER,
+            sock=sock,
         )
         self.app = self.listener.app
         self.broker: RedisBroker | None = None
         """This server's link to the cluster, when the adapter is chosen from settings."""
         if adapter_factory is None:
             if self.settings.redis_url:
+                # Loaded only here: the Redis client costs about as much start-up CPU as
+                # the rest of the server, and a restarted single node that spends it
+                # refuses its reconnecting clients for longer (each then backs off).
+                from baatcheet.adapters.adapter_redis import redis_adapter_factory  # noqa: PLC0415
+                from baatcheet.adapters.broker_redis import RedisBroker  # noqa: PLC0415
+
                 self.broker = RedisBroker.from_settings(self.settings)
                 adapter_factory = redis_adapter_factory(self.broker)
             else:
