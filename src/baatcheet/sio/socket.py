@@ -8,7 +8,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, overload
 
 from baatcheet._types import Room, SocketId
 from baatcheet.adapters.base import AckCollector, SocketSnapshot
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from baatcheet.sio.client import Client
     from baatcheet.sio.namespace import Namespace
 
-__all__ = ["DisconnectHandler", "EventHandler", "LifecycleEvent", "Socket"]
+__all__ = ["DisconnectHandler", "EventHandler", "EventRouter", "LifecycleEvent", "Socket"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,13 @@ LifecycleEvent = Literal["disconnect", "disconnecting"]
 """The events the server itself fires on a socket."""
 H = TypeVar("H", bound=EventHandler)
 D = TypeVar("D", bound=DisconnectHandler)
+
+
+class EventRouter(Protocol):
+    """Finds the handler of an event when it arrives (see :meth:`Socket.route`)."""
+
+    def handler(self, event: str) -> EventHandler | None:
+        """The handler for ``event`` (incoming or lifecycle), or None if there is none."""
 
 
 class Socket:
@@ -56,6 +63,7 @@ class Socket:
         "_any",
         "_any_outgoing",
         "_handlers",
+        "_router",
         "client",
         "connected",
         "data",
@@ -81,6 +89,7 @@ class Socket:
         self._any_outgoing: list[EventHandler] | None = None
         """Listeners of events sent to this client (None, not a list, while there are none)."""
         self._acks: dict[int, Callable[[list[Any]], None]] = {}
+        self._router: EventRouter | None = None
 
     def __repr__(self) -> str:
         return f"<Socket {self.id} {self.nsp.name}>"
@@ -126,6 +135,17 @@ class Socket:
         """Register a catch-all ``handler(event, *args)`` for every incoming event."""
         self._any.append(handler)
         return handler
+
+    def route(self, router: EventRouter) -> None:
+        """Let ``router`` find the handler of each event not registered with :meth:`on`.
+
+        For applications with many events and many idle sockets: registering a closure
+        per event per socket costs a dictionary of lists of closures on every socket
+        (several kilobytes), where a router costs one reference. Its handlers get the
+        same arguments, give the ack the same way, and run after the registered
+        handlers of a lifecycle event (``disconnecting``, ``disconnect``).
+        """
+        self._router = router
 
     def off(self, event: str, handler: EventHandler | None = None) -> None:
         """Remove one handler, or all of ``event``'s."""
@@ -294,7 +314,10 @@ class Socket:
             self._run(handler, [event, *args], None, event)
         handlers = self._handlers.get(event)
         if not handlers:
-            if ack_id is not None:
+            routed = self._router.handler(event) if self._router is not None else None
+            if routed is not None:
+                self._run(routed, args, ack_id, event)
+            elif ack_id is not None:
                 self.refuse(ack_id, AckErrorCode.UNKNOWN_EVENT, f"no handler for event {event!r}")
             return
         self._run(handlers[0], args, ack_id, event)
@@ -324,6 +347,9 @@ class Socket:
     def _fire(self, event: str, *args: Any) -> None:
         for handler in list(self._handlers.get(event, ())):
             self._run(handler, list(args), None, event)
+        routed = self._router.handler(event) if self._router is not None else None
+        if routed is not None:
+            self._run(routed, list(args), None, event)
 
     def _run(self, handler: EventHandler, args: list[Any], ack_id: int | None, event: str) -> None:
         try:
