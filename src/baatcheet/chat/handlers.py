@@ -18,6 +18,12 @@ group room it knows (the common case), and otherwise — a room it is not in yet
 it was put in from elsewhere, or a direct room, where a block must be checked first —
 under a per-socket lock, so one client's messages are stored and broadcast in the order
 it sent them. A socket's presence ``disconnect`` waits for its own ``connect``.
+
+Idle cost: tens of thousands of sockets may sit connected doing nothing, so a socket
+costs one small :class:`_Session` and nothing that runs: no handler closures (the
+session routes each event to the namespace's shared handlers when it arrives), no timer
+(token expiries share one :class:`~baatcheet.chat.expiry.ExpiryQueue`), no lock until a
+message needs one, and no task once it is counted in presence.
 """
 
 from __future__ import annotations
@@ -25,12 +31,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from baatcheet.chat.codes import ErrorCode, refuse
+from baatcheet.chat.expiry import ExpiryQueue
 from baatcheet.chat.observer import NO_CHAT_OBSERVER, ChatObserver
 from baatcheet.chat.payloads import (
     HistoryFetch,
@@ -83,26 +90,46 @@ def _user_key(user_id: int) -> str:
     return f"user:{user_id}"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Session:
     """What the namespace remembers about one connected socket (never sent anywhere).
 
     Which rooms the socket is in is not here: that is ``socket.rooms``, which a
-    ``sockets_join`` from any node updates.
+    ``sockets_join`` from any node updates. The session is the socket's event router
+    (:meth:`handler`) and an entry of the namespace's expiry queue (:meth:`expire`).
     """
 
     socket: Socket
     user: User
     expires_at_ms: int
+    namespace: _ChatNamespace
     kinds: dict[int, RoomKind] = field(default_factory=dict)
     """Kinds of the rooms this socket has met; posting in a direct room checks blocks."""
     entered: asyncio.Task[None] | None = None
-    """Counting this socket in presence; its disconnect waits for it."""
-    expiry: asyncio.TimerHandle | None = None
-    send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Counting this socket in presence, until done; its disconnect waits for it."""
+    lock: asyncio.Lock | None = None
+
+    @property
+    def send_lock(self) -> asyncio.Lock:
+        """Orders this socket's messages that must be checked first; made on first use,
+        since most sockets never need it."""
+        if self.lock is None:
+            self.lock = asyncio.Lock()
+        return self.lock
+
+    def handler(self, event: str) -> Callable[..., object] | None:
+        """Socket router: the namespace's handler of ``event``, bound to this session."""
+        return self.namespace.route(self, event)
+
+    def expire(self) -> None:
+        """Expiry queue: the access token expired; tell the client and disconnect."""
+        if self.socket.connected:
+            self.socket.emit("session:expired", {})
+            self.socket.disconnect()
 
 
 _Method = Callable[[_Session, Any], Awaitable[_Answer]]
+_Handle = Callable[..., Awaitable[_Answer]]
 
 
 class _ChatNamespace:
@@ -121,8 +148,9 @@ class _ChatNamespace:
         self._presence_started: asyncio.Future[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._typing = TypingTracker(chat.settings.typing_expiry_ms / 1000, self._typing_changed)
+        self._expiries = ExpiryQueue()
         chat.rooms.on_created(self._room_created)
-        self._methods: dict[str, _Method] = {
+        methods: dict[str, _Method] = {
             "rooms:list": self._rooms_list,
             "room:create": self._room_create,
             "room:join": self._room_join,
@@ -139,6 +167,10 @@ class _ChatNamespace:
             "presence:list": self._presence_list,
             "auth:refresh": self._auth_refresh,
         }
+        self._handles: dict[str, _Handle] = {
+            event: self._handler(event, method) for event, method in methods.items()
+        }
+        """Every socket's handlers, called with its session first (see :meth:`route`)."""
 
     # -- connecting ----------------------------------------------------------------------
 
@@ -170,23 +202,28 @@ class _ChatNamespace:
         """Connection handler: register events first (synchronously), join the user's
         room and rooms, then count the socket in presence (in the background)."""
         user = User(socket.data["user"]["id"], socket.data["user"]["username"])
-        session = _Session(socket, user, socket.data["expiresAt"])
-        for event, method in self._methods.items():
-            socket.on(event, self._handler(session, event, method))
-        socket.on("disconnect", lambda _reason: self._disconnected(session))
+        session = _Session(socket, user, socket.data["expiresAt"], self)
+        socket.route(session)
         rooms = socket.data.pop("rooms", [])
         session.kinds.update((room_id, RoomKind(kind)) for room_id, kind in rooms)
         socket.join([_user_key(user.id), *(_room_key(room_id) for room_id, _ in rooms)])
-        self._schedule_expiry(session)
+        self._expiries.add(session)
         session.entered = self._spawn(self._count_in(session, [room_id for room_id, _ in rooms]))
+
+    def route(self, session: _Session, event: str) -> Callable[..., object] | None:
+        """The handler of ``event`` for ``session``'s socket, made as the event arrives."""
+        if event == "disconnect":
+            return partial(self._disconnected, session)
+        handle = self._handles.get(event)
+        return None if handle is None else partial(handle, session)
 
     async def _count_in(self, session: _Session, rooms: list[int]) -> None:
         await self._start_presence()
         self._announce(await self._chat.presence.connect(session.user, rooms))
+        session.entered = None  # counted: the disconnect need not wait, nor keep the task
 
-    def _disconnected(self, session: _Session) -> None:
-        if session.expiry is not None:
-            session.expiry.cancel()
+    def _disconnected(self, session: _Session, _reason: str) -> None:
+        self._expiries.discard(session, session.expires_at_ms)
         self._spawn(self._count_out(session))
 
     async def _count_out(self, session: _Session) -> None:
@@ -212,17 +249,6 @@ class _ChatNamespace:
         self._tasks.discard(task)
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.error("presence update on /chat failed", exc_info=exc)
-
-    def _schedule_expiry(self, session: _Session) -> None:
-        if session.expiry is not None:
-            session.expiry.cancel()
-        delay = max(0.0, session.expires_at_ms / 1000 - time.time())
-        session.expiry = asyncio.get_running_loop().call_later(delay, self._expire, session)
-
-    def _expire(self, session: _Session) -> None:
-        if session.socket.connected:
-            session.socket.emit("session:expired", {})
-            session.socket.disconnect()
 
     # -- rooms, presence, typing ---------------------------------------------------------
 
@@ -313,10 +339,11 @@ class _ChatNamespace:
 
     # -- event plumbing ------------------------------------------------------------------
 
-    def _handler(
-        self, session: _Session, event: str, method: _Method
-    ) -> Callable[..., Awaitable[_Answer]]:
-        async def handle(payload: Any = None, *_ignored: Any) -> _Answer:
+    def _handler(self, event: str, method: _Method) -> _Handle:
+        """``method`` as every socket's handler of ``event``, given the socket's session
+        first: refusals become error acks, an answer gets ``"ok": true``."""
+
+        async def handle(session: _Session, payload: Any = None, *_ignored: Any) -> _Answer:
             try:
                 answer = await method(session, payload)
             except ConflictError as exc:
@@ -489,8 +516,9 @@ class _ChatNamespace:
             raise refuse(ErrorCode.INVALID_TOKEN, "invalid token") from None
         if claims.user.id != session.user.id:
             raise refuse(ErrorCode.FORBIDDEN, "the token belongs to another user")
+        self._expiries.discard(session, session.expires_at_ms)
         session.expires_at_ms = claims.expires_at_ms
-        self._schedule_expiry(session)
+        self._expiries.add(session)
         return {"expiresAt": claims.expires_at_ms}
 
 
