@@ -18,11 +18,15 @@ broadcast costs one ``write`` per recipient and no copy.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
+import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Final, Protocol
 
+from websockets.datastructures import Headers
 from websockets.exceptions import InvalidState
 from websockets.frames import Close, CloseCode, Frame, Opcode
 from websockets.http11 import Request
@@ -52,6 +56,12 @@ _WHOLE_DATA: Final = frozenset({_FIN_TEXT, 0x82})
 _MASKED: Final = 0x80
 _LENGTH_16: Final = 126
 _LENGTH_64: Final = 127
+_ACCEPT_GUID: Final = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+"""Appended to the client's key to make ``Sec-WebSocket-Accept`` (RFC 6455 §4.2.2)."""
+_SWITCHING: Final = (
+    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Accept: "
+)
 
 
 class WebSocketLike(Protocol):
@@ -118,16 +128,36 @@ class WebSocketConnection:
         self.on_message: MessageHandler = _ignore_message
         self.on_close: CloseHandler = _ignore_close
 
-    def accept(self, request: Request) -> bool:
+    def accept(self, method: str, target: str, headers: Sequence[tuple[bytes, bytes]]) -> bool:
         """Answer the upgrade request; False when the handshake was invalid (a 4xx went out).
 
-        The opening handshake runs on a throw-away ``ServerProtocol``; frames are then
-        parsed by a plain server-side ``Protocol``. Keeping the handshake protocol would
-        keep the parsed request (headers and all) alive for the connection's lifetime:
-        a few kilobytes per idle connection.
+        ``headers`` are the request's, names in lower case. The request every client sends
+        (a GET, one key, version 13, no extension or subprotocol asked) is answered here
+        with a fixed 101: in a reconnect storm the opening handshake is a large share of
+        the work per connection, and the ``websockets`` handshake builds header maps, a
+        request and a response object (and formats a Date header) for each. Anything else
+        (an extension or subprotocol offered, a header missing, repeated or wrong) goes to
+        that handshake, which answers it, or refuses it, as it always has.
         """
+        key = _plain_upgrade_key(method, headers)
+        if key is not None:
+            digest = hashlib.sha1(key + _ACCEPT_GUID, usedforsecurity=False).digest()
+            self.transport.write(_SWITCHING + base64.b64encode(digest) + b"\r\n\r\n")
+            return True
+        return self._accept_checked(target, headers)
+
+    def _accept_checked(self, target: str, headers: Sequence[tuple[bytes, bytes]]) -> bool:
+        """The opening handshake by ``websockets``, on a throw-away ``ServerProtocol``.
+
+        Frames are then parsed by a plain server-side ``Protocol``. Keeping the handshake
+        protocol would keep the parsed request (headers and all) alive for the
+        connection's lifetime: a few kilobytes per idle connection.
+        """
+        request_headers = Headers()
+        for name, value in headers:
+            request_headers[name.decode("latin-1")] = value.decode("latin-1")
         handshake = ServerProtocol()
-        handshake.send_response(handshake.accept(request))
+        handshake.send_response(handshake.accept(Request(path=target, headers=request_headers)))
         for chunk in handshake.data_to_send():
             if chunk:
                 self.transport.write(chunk)
@@ -345,3 +375,43 @@ def _ignore_message(data: str | bytes) -> None:
 
 def _ignore_close(code: int, reason: str) -> None:
     del code, reason
+
+
+def _plain_upgrade_key(method: str, headers: Sequence[tuple[bytes, bytes]]) -> bytes | None:
+    """The ``Sec-WebSocket-Key`` of a plain, valid upgrade request (RFC 6455 §4.2.1), else None.
+
+    Plain: a GET with one ``Upgrade: websocket``, ``upgrade`` among the ``Connection``
+    options, exactly one key of 16 bytes and one ``Sec-WebSocket-Version: 13``, and no
+    extension or subprotocol offered (those need negotiating). None sends the request to
+    the full ``websockets`` handshake, which also words the refusals.
+    """
+    if method != "GET":
+        return None
+    key = b""
+    keys = versions = upgrades = 0
+    connection_upgrade = False
+    for name, value in headers:
+        if name == b"sec-websocket-key":
+            keys += 1
+            key = value.strip()
+        elif name == b"sec-websocket-version":
+            versions += 1
+            if value.strip() != b"13":
+                return None
+        elif name == b"upgrade":
+            upgrades += 1
+            if value.strip().lower() != b"websocket":
+                return None
+        elif name == b"connection":
+            if any(option.strip().lower() == b"upgrade" for option in value.split(b",")):
+                connection_upgrade = True
+        elif name in (b"sec-websocket-extensions", b"sec-websocket-protocol"):
+            return None
+    if keys != 1 or versions != 1 or upgrades != 1 or not connection_upgrade:
+        return None
+    try:
+        if len(base64.b64decode(key, validate=True)) != 16:
+            return None
+    except binascii.Error:
+        return None
+    return key

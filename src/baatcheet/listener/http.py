@@ -34,8 +34,6 @@ from enum import IntEnum
 from typing import Final
 
 import httptools
-from websockets.datastructures import Headers
-from websockets.http11 import Request
 
 from baatcheet.engine.asgi_bridge import run_asgi_request
 from baatcheet.engine.http import HttpRequest, status_line
@@ -459,12 +457,9 @@ class HttpConnection(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return None
-        headers = Headers()
-        for name, value in request.headers:
-            headers[name.decode("latin-1")] = value.decode("latin-1")
         target = request.path + ("?" + request.query_string if request.query_string else "")
         ws = WebSocketConnection(transport, max_size)
-        if not ws.accept(Request(path=target, headers=headers)):
+        if not ws.accept(request.method, target, request.headers):
             return None
         self.ws = ws
         # HTTP is over on this connection: let go of the parser and request buffers
