@@ -47,7 +47,17 @@ class BroadcastOperator:
 
     def to(self, rooms: RoomArg) -> BroadcastOperator:
         """Also target the sockets in ``rooms``."""
-        return replace(self, rooms=self.rooms | room_set(rooms))
+        # Built field by field: on the per-message path, dataclasses.replace's field
+        # introspection costs more than the broadcast's own bookkeeping.
+        return BroadcastOperator(
+            self.nsp,
+            self.rooms | room_set(rooms),
+            self.except_rooms,
+            self.is_volatile,
+            self.is_local,
+            self.may_compress,
+            self.ack_timeout,
+        )
 
     in_ = to
 
@@ -76,6 +86,12 @@ class BroadcastOperator:
     @property
     def options(self) -> BroadcastOptions:
         """The adapter's view of this target."""
+        if (
+            self.ack_timeout is None
+            and self.may_compress
+            and not (self.is_volatile or self.is_local)
+        ):
+            return BroadcastOptions(self.rooms, self.except_rooms)  # the default flags
         timeout_ms = None if self.ack_timeout is None else round(self.ack_timeout * 1000)
         flags = BroadcastFlags(self.is_volatile, self.may_compress, self.is_local, timeout_ms)
         return BroadcastOptions(self.rooms, self.except_rooms, flags)
