@@ -147,7 +147,36 @@ async def _connect_all(url: str, count: int, batch: int) -> list[_Client]:
     return clients
 
 
+async def _wait_for_handshake(url: str, limit_s: float = 120.0) -> None:
+    """Wait until the server answers an Engine.IO handshake, not merely accepts.
+
+    An app may bind its port before importing its code; RSS taken then is no baseline.
+    """
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    request = (
+        f"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    deadline = time.monotonic() + limit_s
+    while True:
+        try:
+            reader, writer = await asyncio.open_connection(host, port)
+            writer.write(request)
+            status = await asyncio.wait_for(reader.readline(), 5)
+            writer.close()
+            if status.startswith(b"HTTP/1.1 200"):
+                return
+        except (OSError, TimeoutError):
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no Engine.IO handshake from {url} in {limit_s:g} s")
+        await asyncio.sleep(0.5)
+
+
 async def _run(args: argparse.Namespace) -> dict[str, object]:
+    await _wait_for_handshake(args.url)
+    await asyncio.sleep(2)  # the handshake's own session must not count (it times out)
     base_rss = _rss_kb(args.pid)
     t0 = time.monotonic()
     clients = await _connect_all(args.url, args.clients, args.batch)

@@ -36,7 +36,9 @@ from baatcheet.proto.engineio import (
 )
 from baatcheet.proto.engineio_session import (
     CLOSE,
+    NOOP,
     PING,
+    PONG,
     PROBE_PONG,
     CloseReason,
     ProbeStep,
@@ -62,7 +64,9 @@ _WS_CLOSE_TOO_BIG: Final = 1009
 _PING_TEXT: Final = str(encode_ws(PING))
 _PING_FRAME: Final = build_frame(OPCODE_TEXT, _PING_TEXT.encode())
 """Every PING to a native WebSocket is these same bytes."""
-_PONG_TEXT: Final = "3"
+_PONG_TEXT: Final = str(encode_ws(PONG))
+_NOOP_BODY: Final = str(encode_ws(NOOP)).encode()
+_MESSAGE_DIGIT: Final = str(int(EnginePacketType.MESSAGE))
 _CLOSE_TEXT: Final = str(encode_ws(CLOSE))
 _PROBE_PONG_TEXT: Final = str(encode_ws(PROBE_PONG))
 _MESSAGE: Final = EnginePacketType.MESSAGE
@@ -366,7 +370,7 @@ class EngineSession:
         # session (see baatcheet.logging_setup); likewise for a POST's packets below.
         named = connection_id.set(self.sid)
         try:
-            if isinstance(data, str) and data and data[0] == "4":
+            if isinstance(data, str) and data and data[0] == _MESSAGE_DIGIT:
                 self.handler.on_message(data[1:])
                 return
             try:
@@ -522,7 +526,7 @@ class EngineSession:
         if pending is not None:
             self._pending_get = None
             pending.on_abort(None)
-            pending.respond(200, _TEXT_HEADERS, b"6")
+            pending.respond(200, _TEXT_HEADERS, _NOOP_BODY)
         self.attach_websocket(ws)
         self._observer.upgraded()
         for item in backlog:
