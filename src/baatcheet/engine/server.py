@@ -128,7 +128,7 @@ class EngineServer:
                 self.observer.handshake(TransportName.POLLING, HandshakeOutcome.DRAINING)
                 responder.respond(503, [*cors, *_TEXT], _SHUTTING_DOWN)
                 return
-            self._spawn(self._handshake(request, responder, None, cors))
+            self._handshake(request, responder, None, cors)
             return
         session = self.sessions[EngineSid(sid)]
         wrapped = _CorsResponder(responder, cors) if cors else responder
@@ -163,7 +163,7 @@ class EngineServer:
                 self.observer.handshake(TransportName.WEBSOCKET, HandshakeOutcome.DRAINING)
                 upgrader.reject(503, _TEXT, _SHUTTING_DOWN)
                 return
-            self._spawn(self._handshake(request, None, upgrader, []))
+            self._handshake(request, None, upgrader, [])
             return
         session = self.sessions[EngineSid(sid)]
         ws = upgrader.accept(self.settings.max_payload_bytes)
@@ -195,29 +195,58 @@ class EngineServer:
 
     # -- handshake ---------------------------------------------------------------------
 
-    async def _handshake(
+    def _handshake(
         self,
         request: HttpRequest,
         responder: Responder | None,
         upgrader: Upgrader | None,
         cors: list[tuple[bytes, bytes]],
     ) -> None:
-        if self._allow_request is not None:
-            try:
-                verdict = self._allow_request(request)
-                allowed = await verdict if inspect.isawaitable(verdict) else verdict
-            except Exception:
-                log.exception("allow_request failed; refusing the connection")
-                allowed = False
-            if not allowed:
-                transport = TransportName.POLLING if upgrader is None else TransportName.WEBSOCKET
-                self.observer.handshake(transport, HandshakeOutcome.FORBIDDEN)
-                body = _error_body(EngineErrorCode.FORBIDDEN)
-                if responder is not None:
-                    responder.respond(403, [*cors, *_JSON], body)
-                elif upgrader is not None:
-                    upgrader.reject(403, _JSON, body)
-                return
+        """Open a session now, or once ``allow_request`` (which may be async) admits it.
+
+        Without ``allow_request`` nothing here waits, so the session opens in the same
+        loop turn as the request arrived: a task per handshake would cost a reconnect
+        storm a task and a loop turn per client for nothing.
+        """
+        if self._allow_request is None:
+            self._open(request, responder, upgrader, cors)
+        else:
+            self._spawn(self._admit(request, responder, upgrader, cors))
+
+    async def _admit(
+        self,
+        request: HttpRequest,
+        responder: Responder | None,
+        upgrader: Upgrader | None,
+        cors: list[tuple[bytes, bytes]],
+    ) -> None:
+        """Ask ``allow_request``; open the session, or answer 403."""
+        assert self._allow_request is not None
+        try:
+            verdict = self._allow_request(request)
+            allowed = await verdict if inspect.isawaitable(verdict) else verdict
+        except Exception:
+            log.exception("allow_request failed; refusing the connection")
+            allowed = False
+        if allowed:
+            self._open(request, responder, upgrader, cors)
+            return
+        transport = TransportName.POLLING if upgrader is None else TransportName.WEBSOCKET
+        self.observer.handshake(transport, HandshakeOutcome.FORBIDDEN)
+        body = _error_body(EngineErrorCode.FORBIDDEN)
+        if responder is not None:
+            responder.respond(403, [*cors, *_JSON], body)
+        elif upgrader is not None:
+            upgrader.reject(403, _JSON, body)
+
+    def _open(
+        self,
+        request: HttpRequest,
+        responder: Responder | None,
+        upgrader: Upgrader | None,
+        cors: list[tuple[bytes, bytes]],
+    ) -> None:
+        """Open the session: upgrade or answer the first poll, send OPEN, attach a handler."""
         sid = EngineSid(secrets.token_urlsafe(15))
         settings = self.settings
         session = EngineSession(
