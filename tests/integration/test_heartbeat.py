@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
+import orjson
 import pytest
 
 from baatcheet.sio import Server, Socket
@@ -61,3 +63,19 @@ async def test_a_client_that_stops_answering_pings_is_dropped_for_ping_timeout(
     await healthy.wait("ping", timeout=1)
     assert await healthy.emit_with_ack("echo", "still here") == ["still here"]
     assert reasons.empty()
+
+
+async def test_a_silent_polling_session_is_gone_right_after_interval_plus_timeout(
+    running_server: ServerFactory,
+) -> None:
+    # As the official Engine.IO suite checks: short heartbeats are timed exactly, not on
+    # the coarse tick that batches production pings.
+    server: Server = await running_server(ping_interval_ms=300, ping_timeout_ms=200)
+    base = f"http://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=polling"
+    async with httpx.AsyncClient() as http:
+        opened = await http.get(base)
+        sid = orjson.loads(opened.text[1:])["sid"]
+        await asyncio.sleep(0.5 + 0.03)
+        late = await http.get(f"{base}&sid={sid}")
+    assert late.status_code == 400
+    assert late.json()["message"] == "Session ID unknown"
