@@ -193,6 +193,9 @@ class _ChatNamespace:
             raise ConnectRejected(
                 "service unavailable", {"code": ErrorCode.UNAVAILABLE.value}
             ) from None
+        # The verified token is of no further use: kept, it would weigh on every idle
+        # socket and be copied wherever its handshake goes (fetch_sockets, the admin UI).
+        del socket.handshake.auth["token"]
         # socket.data may be copied to other nodes, so it holds plain JSON only.
         socket.data["user"] = user_json(claims.user)
         socket.data["expiresAt"] = claims.expires_at_ms
