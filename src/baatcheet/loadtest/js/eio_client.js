@@ -45,8 +45,9 @@ class SioClient {
   /**
    * @param {string} baseUrl e.g. ws://127.0.0.1:3000
    * @param {{nsp?: string, auth?: object, onEvent?: Function, onAck?: Function,
-   *          onClose?: Function}} opts `onClose(client)` runs when a connected client's
-   *          WebSocket closes (the server went away), not when it fails to connect.
+   *          onClose?: Function, localAddress?: string}} opts `onClose(client)` runs when
+   *          a connected client's WebSocket closes (the server went away), not when it
+   *          fails to connect; `localAddress` is the source address to connect from.
    */
   constructor(baseUrl, opts = {}) {
     this.url = `${baseUrl}/socket.io/?EIO=4&transport=websocket`;
@@ -55,6 +56,7 @@ class SioClient {
     this.onEvent = opts.onEvent || null;
     this.onAck = opts.onAck || null;
     this.onClose = opts.onClose || null;
+    this.localAddress = opts.localAddress;
     this.ws = null;
     this.connected = false;
     this.nextAckId = 0;
@@ -77,7 +79,9 @@ class SioClient {
         if (this.ws) this.ws.terminate();
         reject(err);
       };
-      const ws = new WebSocket(this.url, { perMessageDeflate: false, skipUTF8Validation: true });
+      const wsOptions = { perMessageDeflate: false, skipUTF8Validation: true };
+      if (this.localAddress) wsOptions.localAddress = this.localAddress;
+      const ws = new WebSocket(this.url, wsOptions);
       this.ws = ws;
       ws.on('error', fail);
       ws.on('close', () => {
