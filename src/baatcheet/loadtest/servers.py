@@ -2,7 +2,7 @@
 
 Columns are labels: ``node`` (socket.io 4.8, ``bench/node/*_server.js``), ``baatcheet``
 (``bench/apps/fanout.py`` or ``baatcheet serve``), ``baatcheet-normal`` (chat with
-``BAATCHEET_DATABASE_DURABILITY=normal``), ``baatcheet-dynamic`` and
+``BAATCHEET_SQLITE_SYNCHRONOUS=normal``), ``baatcheet-dynamic`` and
 ``baatcheet-dynamic-private`` (cluster nodes with that Redis subscription). The programs
 live in a source checkout's ``bench/`` folder, found from the working directory or
 ``BAATCHEET_BENCH_DIR``; pointing ``--target`` at a running server needs none of them.
@@ -117,9 +117,6 @@ def _spec(
             "BAATCHEET_AUTH_ATTEMPTS_PER_MINUTE_PER_ADDRESS": "1000000",
         }
         if label == "baatcheet-normal":
-            # DATABASE_DURABILITY is the setting's new name; SQLITE_SYNCHRONOUS the one it
-            # replaces, so the column means the same on either side of the rename.
-            env["BAATCHEET_DATABASE_DURABILITY"] = "normal"
             env["BAATCHEET_SQLITE_SYNCHRONOUS"] = "normal"
         return ServerSpec([sys.executable, "-m", "baatcheet.cli", "serve"], env)
     if app is App.CLUSTER:
