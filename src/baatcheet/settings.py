@@ -273,14 +273,12 @@ class Settings(BaseSettings):
             " 'normal' only through process crashes, for less CPU per commit."
         ),
     )
-    group_commit_window_ms: float | None = Field(
-        None,
+    group_commit_window_ms: float = Field(
+        2.0,
         ge=0,
         description=(
             "How long a busy store keeps a batch open for more writes before committing"
-            " it; after a quiet window a write commits at once. Unset: 2 ms where a commit"
-            " is costly (SQLite 'full', PostgreSQL), 0 with SQLite 'normal' (the writes of"
-            " one event-loop turn commit together)."
+            " it; after a quiet window a write commits at once."
         ),
     )
     shutdown_grace_s: float = Field(

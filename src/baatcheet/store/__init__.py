@@ -12,7 +12,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from baatcheet.errors import ConfigurationError, StoreError
-from baatcheet.settings import Settings, SqliteSynchronous
+from baatcheet.settings import Settings
 from baatcheet.store.base import (
     Appended,
     Credentials,
@@ -57,8 +57,6 @@ __all__ = [
 ]
 
 _STATUS_TIMEOUT_S = 5
-_COSTLY_COMMIT_WINDOW_MS = 2.0
-"""Group-commit window where each commit costs an fsync or a round trip."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,13 +106,7 @@ async def open_store(settings: Settings) -> Store:
         StoreError: the database cannot be reached or created.
     """
     backend = _parse_url(settings.database_url).get_backend_name()
-    window_ms = settings.group_commit_window_ms
-    if window_ms is None:
-        cheap_commits = backend == "sqlite" and settings.sqlite_synchronous is not (
-            SqliteSynchronous.FULL
-        )
-        window_ms = 0.0 if cheap_commits else _COSTLY_COMMIT_WINDOW_MS
-    window_s = window_ms / 1000
+    window_s = settings.group_commit_window_ms / 1000
     try:
         if backend == "sqlite":
             return await open_sqlite(settings.database_url, window_s, settings.sqlite_synchronous)
