@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from baatcheet.loadtest.progress import Point
 
@@ -44,14 +45,7 @@ def plot_latency(
         ax.plot(labels, values, marker="o", label=server)
         drawn = True
     if drawn:
-        ax.set_title(title)
-        ax.set_xlabel("percentile")
-        ax.set_ylabel(ylabel)
-        ax.set_ylim(bottom=0)
-        ax.grid(True, alpha=0.3)
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(path)
+        _save(fig, ax, path, title=title, xlabel="percentile", ylabel=ylabel)
     plt.close(fig)
     return drawn
 
@@ -77,14 +71,20 @@ def plot_throughput(path: Path, title: str, series: Mapping[str, Mapping[int, Po
                 units.append(point.unit)
         drawn = True
     if drawn:
-        ax.set_title(title)
-        ax.set_xlabel("seconds since the phase began")
         # A storm's line counts connects, then (after the restart) re-joins.
-        ax.set_ylabel(", then ".join(units) or "per second")
-        ax.set_ylim(bottom=0)
-        ax.grid(True, alpha=0.3)
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(path)
+        ylabel = ", then ".join(units) or "per second"
+        _save(fig, ax, path, title=title, xlabel="seconds since the phase began", ylabel=ylabel)
     plt.close(fig)
     return drawn
+
+
+def _save(fig: Any, ax: Any, path: Path, *, title: str, xlabel: str, ylabel: str) -> None:
+    """Label both plots alike (axes from zero, a light grid, a legend) and write the PNG."""
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
