@@ -8,6 +8,8 @@ is still the RFC's, and that the requests it does not take still get the full ha
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -107,3 +109,35 @@ async def test_another_protocol_version_is_refused(port: int) -> None:
         f"Sec-WebSocket-Key: {_RFC_KEY}",
     )
     assert head.startswith(b"HTTP/1.1 400 ")
+
+
+def _first_read(port: int, target: str) -> bytes:
+    """Sends a plain upgrade request to ``target``; what one ``recv`` then returns."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        request = (
+            f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            + "".join(f"{header}\r\n" for header in _PLAIN)
+            + f"Sec-WebSocket-Key: {_RFC_KEY}\r\n\r\n"
+        )
+        sock.sendall(request.encode())
+        return sock.recv(4096)
+
+
+async def test_an_upgrade_of_a_polling_session_is_answered_before_the_client_probes(
+    port: int,
+) -> None:
+    # Nothing follows this 101 until the client sends its probe, so it must not wait.
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\n"
+        + f"Host: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode()
+    )
+    body = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    payload = body.partition(b"\r\n\r\n")[2].decode()
+    sid = json.JSONDecoder().raw_decode(payload, payload.index("{"))[0]["sid"]
+    first = await asyncio.to_thread(
+        _first_read, port, f"/socket.io/?EIO=4&transport=websocket&sid={sid}"
+    )
+    assert first.startswith(b"HTTP/1.1 101 ")
+    assert first.endswith(b"\r\n\r\n")

@@ -140,6 +140,7 @@ class HttpConnection(asyncio.Protocol):
         "_router",
         "_scheme",
         "_started",
+        "_upgrading",
         "_url_parts",
         "_writing_paused",
         "deadline",
@@ -169,6 +170,8 @@ class HttpConnection(asyncio.Protocol):
         self._phase = _Phase.IDLE
         self._started = -1.0
         """When the current request's clocks started; negative: at its first byte."""
+        self._upgrading = False
+        """True while an upgrade request is being answered in this loop turn."""
         self.deadline = _NEVER
         """Loop time at which the sweep calls :meth:`expire`."""
 
@@ -442,14 +445,21 @@ class HttpConnection(asyncio.Protocol):
             accept=lambda max_size: self._accept_websocket(request, max_size, rest),
             reject=self._reject_upgrade,
         )
-        if router.engine is not None and request.path in router.engine_paths:
-            router.engine.handle_upgrade(request, upgrader)
-            return
-        endpoint = router.websocket_endpoints.get(request.path)
-        if endpoint is None:
-            self._reject_upgrade(404, _TEXT, b"no WebSocket endpoint at this path")
-            return
-        endpoint(request, upgrader)
+        # A 101 written in this turn waits for the first frame (see WebSocketConnection.accept).
+        self._upgrading = True
+        try:
+            if router.engine is not None and request.path in router.engine_paths:
+                router.engine.handle_upgrade(request, upgrader)
+                return
+            endpoint = router.websocket_endpoints.get(request.path)
+            if endpoint is None:
+                self._reject_upgrade(404, _TEXT, b"no WebSocket endpoint at this path")
+                return
+            endpoint(request, upgrader)
+        finally:
+            self._upgrading = False
+            if self.ws is not None:
+                self.ws.release_answer()
 
     def _accept_websocket(
         self, request: HttpRequest, max_size: int, rest: bytes
@@ -459,7 +469,7 @@ class HttpConnection(asyncio.Protocol):
             return None
         target = request.path + ("?" + request.query_string if request.query_string else "")
         ws = WebSocketConnection(transport, max_size)
-        if not ws.accept(request.method, target, request.headers):
+        if not ws.accept(request.method, target, request.headers, hold=self._upgrading):
             return None
         self.ws = ws
         # HTTP is over on this connection: let go of the parser and request buffers

@@ -14,10 +14,12 @@ class _Transport:
 
     def __init__(self) -> None:
         self.written = bytearray()
+        self.writes = 0
         self.closed = False
 
     def write(self, data: bytes) -> None:
         self.written += data
+        self.writes += 1
 
     def close(self) -> None:
         self.closed = True
@@ -124,3 +126,45 @@ def test_a_connection_that_only_answers_pings_weighs_under_300_bytes() -> None:
     grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
     # With the ``websockets`` parser made up front, each weighed about 1.3 KB.
     assert grown / count < 300, f"{grown / count:.0f} bytes per idle connection"
+
+
+_PLAIN_UPGRADE = [
+    (b"host", b"example.test"),
+    (b"upgrade", b"websocket"),
+    (b"connection", b"Upgrade"),
+    (b"sec-websocket-key", b"dGhlIHNhbXBsZSBub25jZQ=="),
+    (b"sec-websocket-version", b"13"),
+]
+
+
+def test_a_held_101_answer_goes_out_with_the_first_frame_in_one_write() -> None:
+    ws, transport, _ = _connection()
+    assert ws.accept("GET", "/socket.io/", _PLAIN_UPGRADE, hold=True)
+    assert transport.writes == 0
+    ws.send_text("0{}")
+    assert transport.writes == 1
+    head, _, frame = bytes(transport.written).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101 ")
+    assert frame == b"\x81\x030{}"
+    ws.release_answer()  # nothing left to release
+    assert transport.writes == 1
+
+
+def test_a_held_answer_released_before_any_frame_is_written_alone() -> None:
+    ws, transport, _ = _connection()
+    ws.accept("GET", "/socket.io/", _PLAIN_UPGRADE, hold=True)
+    ws.release_answer()
+    assert transport.writes == 1
+    assert bytes(transport.written).endswith(b"\r\n\r\n")
+    ws.send_text("2")
+    assert transport.writes == 2
+    assert bytes(transport.written).endswith(b"\x81\x012")
+
+
+def test_closing_with_the_answer_held_sends_the_answer_before_the_close_frame() -> None:
+    ws, transport, got = _connection()
+    ws.accept("GET", "/socket.io/", _PLAIN_UPGRADE, hold=True)
+    ws.close(1011, "handler failed")
+    assert bytes(transport.written).startswith(b"HTTP/1.1 101 ")
+    assert bytes(transport.written).partition(b"\r\n\r\n")[2][0] == 0x88  # the close frame
+    assert got == [("closed", 1011)]
