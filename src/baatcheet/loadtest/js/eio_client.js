@@ -14,6 +14,7 @@ const fs = require('node:fs');
 const { execFileSync } = require('node:child_process');
 const { performance } = require('node:perf_hooks');
 const WebSocket = require('ws');
+const { RawWebSocket, textFrame } = require('./raw_websocket');
 
 const CH_OPEN = 0x30; // '0' Engine.IO open
 const CH_CLOSE = 0x31; // '1' Engine.IO close
@@ -34,23 +35,45 @@ function nowUs() {
   return Math.round((performance.timeOrigin + performance.now()) * 1000);
 }
 
+/** The PONG "3" reply to every server PING, framed once for the raw transport. */
+const PONG_FRAME = textFrame('3');
+
 /**
- * One Socket.IO client connected to one namespace over a raw WebSocket.
+ * The `ws` client behind the same small surface as RawWebSocket: `send(text)`, `close()`,
+ * `terminate()`, and `events.message(buf, start, end)`, `events.error(err)`,
+ * `events.close()`.
+ */
+function wsTransport(url, localAddress, events) {
+  const options = { perMessageDeflate: false, skipUTF8Validation: true };
+  if (localAddress) options.localAddress = localAddress;
+  const ws = new WebSocket(url, options);
+  ws.on('error', events.error);
+  ws.on('close', events.close);
+  ws.on('message', (data) => events.message(data, 0, data.length));
+  return ws;
+}
+
+/**
+ * One Socket.IO client connected to one namespace over a WebSocket.
  *
  * Callbacks get `(buffer, payloadStart, end, client)`: the Socket.IO payload (after the
  * type bytes and namespace) is `buffer[payloadStart, end)`, so callers parse only what
- * they need.
+ * they need. The buffer may be reused once the callback returns.
  */
 class SioClient {
   /**
    * @param {string} baseUrl e.g. ws://127.0.0.1:3000
    * @param {{nsp?: string, auth?: object, onEvent?: Function, onAck?: Function,
-   *          onClose?: Function, localAddress?: string}} opts `onClose(client)` runs when
-   *          a connected client's WebSocket closes (the server went away), not when it
-   *          fails to connect; `localAddress` is the source address to connect from.
+   *          onClose?: Function, localAddress?: string, raw?: boolean}} opts
+   *          `onClose(client)` runs when a connected client's WebSocket closes (the server
+   *          went away), not when it fails to connect; `localAddress` is the source
+   *          address to connect from; `raw` picks RawWebSocket (cheap connects, for the
+   *          connect-heavy scenarios) instead of `ws`.
    */
   constructor(baseUrl, opts = {}) {
+    this.baseUrl = baseUrl;
     this.url = `${baseUrl}/socket.io/?EIO=4&transport=websocket`;
+    this.raw = opts.raw === true;
     this.nsp = opts.nsp || '/';
     this.auth = opts.auth;
     this.onEvent = opts.onEvent || null;
@@ -72,51 +95,62 @@ class SioClient {
         fail(new Error(`no namespace connect within ${timeoutMs} ms`));
       }, timeoutMs);
       let settled = false;
+      let ws = null;
       const fail = (err) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        if (this.ws) this.ws.terminate();
+        if (ws) ws.terminate();
         reject(err);
       };
-      const wsOptions = { perMessageDeflate: false, skipUTF8Validation: true };
-      if (this.localAddress) wsOptions.localAddress = this.localAddress;
-      const ws = new WebSocket(this.url, wsOptions);
-      this.ws = ws;
-      ws.on('error', fail);
-      ws.on('close', () => {
-        const wasConnected = this.connected;
-        this.connected = false;
-        if (!settled) fail(new Error('closed before namespace connect'));
-        else if (wasConnected && this.ws === ws && this.onClose) this.onClose(this);
-      });
-      ws.on('message', (data) => {
-        const t = data[0];
-        if (t === CH_MESSAGE) {
-          const s = data[1];
-          if (s === SIO_EVENT) {
-            if (this.onEvent) this.onEvent(data, this.payloadOffset, data.length, this);
-          } else if (s === SIO_ACK) {
-            if (this.onAck) this.onAck(data, this.payloadOffset, data.length, this);
-          } else if (s === SIO_CONNECT) {
-            this.connected = true;
-            settled = true;
-            clearTimeout(timer);
-            resolve(this);
-          } else if (s === SIO_CONNECT_ERROR) {
-            fail(new Error(`connect_error: ${data.toString('utf8', this.payloadOffset)}`));
-          } else if (s === SIO_DISCONNECT) {
+      const events = {
+        error: fail,
+        close: () => {
+          const wasConnected = this.connected;
+          this.connected = false;
+          if (!settled) fail(new Error('closed before namespace connect'));
+          else if (wasConnected && this.ws === ws && this.onClose) this.onClose(this);
+        },
+        message: (data, start, end) => {
+          const t = data[start];
+          if (t === CH_MESSAGE) {
+            const s = data[start + 1];
+            const payload = start + this.payloadOffset;
+            if (s === SIO_EVENT) {
+              if (this.onEvent) this.onEvent(data, payload, end, this);
+            } else if (s === SIO_ACK) {
+              if (this.onAck) this.onAck(data, payload, end, this);
+            } else if (s === SIO_CONNECT) {
+              this.connected = true;
+              settled = true;
+              clearTimeout(timer);
+              resolve(this);
+            } else if (s === SIO_CONNECT_ERROR) {
+              fail(new Error(`connect_error: ${data.toString('utf8', payload, end)}`));
+            } else if (s === SIO_DISCONNECT) {
+              ws.close();
+            }
+          } else if (t === CH_PING) {
+            if (this.raw) ws.sendFrame(PONG_FRAME);
+            else ws.send('3');
+          } else if (t === CH_OPEN) {
+            const auth = this.auth === undefined ? '' : JSON.stringify(this.auth);
+            ws.send(`40${this.prefix}${auth}`);
+          } else if (t === CH_CLOSE) {
             ws.close();
           }
-        } else if (t === CH_PING) {
-          ws.send('3');
-        } else if (t === CH_OPEN) {
-          const auth = this.auth === undefined ? '' : JSON.stringify(this.auth);
-          ws.send(`40${this.prefix}${auth}`);
-        } else if (t === CH_CLOSE) {
-          ws.close();
-        }
-      });
+        },
+      };
+      // A synchronous throw (a malformed URL) must reject, not escape the executor's timer.
+      try {
+        ws = this.raw
+          ? new RawWebSocket(this.baseUrl, this.localAddress, events)
+          : wsTransport(this.url, this.localAddress, events);
+      } catch (err) {
+        fail(err);
+        return;
+      }
+      this.ws = ws;
     });
   }
 

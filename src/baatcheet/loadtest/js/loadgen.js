@@ -441,7 +441,7 @@ async function runIdle() {
   log(`connecting ${n} idle clients to ${opt.url}${opt.nsp}`);
   const { clients, failures } = await connectWindow(
     n,
-    (i) => new SioClient(opt.url, { nsp: opt.nsp, auth: auth(i), localAddress: source(i) }),
+    (i) => new SioClient(opt.url, { nsp: opt.nsp, auth: auth(i), localAddress: source(i), raw: true }),
     () => {
       connected += 1;
     },
@@ -534,7 +534,7 @@ async function runStorm() {
   const { clients, failures } = await connectWindow(
     n,
     (i) => {
-      const c = new SioClient(opt.url, { onAck: onJoinAck, localAddress: source(i) });
+      const c = new SioClient(opt.url, { onAck: onJoinAck, localAddress: source(i), raw: true });
       c.pending = new Map();
       return c;
     },
