@@ -64,16 +64,18 @@ class SioClient {
   /**
    * @param {string} baseUrl e.g. ws://127.0.0.1:3000
    * @param {{nsp?: string, auth?: object, onEvent?: Function, onAck?: Function,
-   *          onClose?: Function, localAddress?: string, raw?: boolean}} opts
+   *          onClose?: Function, localAddress?: string, transport?: 'ws'|'raw'}} opts
    *          `onClose(client)` runs when a connected client's WebSocket closes (the server
    *          went away), not when it fails to connect; `localAddress` is the source
-   *          address to connect from; `raw` picks RawWebSocket (cheap connects, for the
-   *          connect-heavy scenarios) instead of `ws`.
+   *          address to connect from; `transport` 'raw' picks RawWebSocket (cheap
+   *          connects, for the connect-heavy scenarios) instead of `ws` (the default).
    */
   constructor(baseUrl, opts = {}) {
     this.baseUrl = baseUrl;
     this.url = `${baseUrl}/socket.io/?EIO=4&transport=websocket`;
-    this.raw = opts.raw === true;
+    this.transport = opts.transport || 'ws';
+    if (this.transport !== 'ws' && this.transport !== 'raw') throw new TypeError(`unknown transport ${this.transport}`);
+    this.raw = this.transport === 'raw';
     this.nsp = opts.nsp || '/';
     this.auth = opts.auth;
     this.onEvent = opts.onEvent || null;
