@@ -39,6 +39,8 @@ const MASKED_HEADER_MEDIUM = 8;
 const MAX_FRAME_BYTES = 1 << 20;
 /** An opening-handshake answer longer than this is not a WebSocket server's. */
 const MAX_RESPONSE_HEAD_BYTES = 8192;
+/** How long a closing client waits for the server to end the TCP connection. */
+const CLOSE_TIMEOUT_MS = 5000;
 
 const KEY = Buffer.from('baatcheet bench!').toString('base64'); // 16 bytes, as §4.1 asks
 const ACCEPT = Buffer.from(
@@ -52,7 +54,14 @@ const CLOSE_FRAME = Buffer.from([FIN | OP_CLOSE, MASK_BIT, 0, 0, 0, 0]);
 const readBuffer = Buffer.allocUnsafe(64 * 1024);
 
 /** A refused opening handshake: what the server said, so a wrong URL is easy to see. */
-class HandshakeError extends Error {}
+class HandshakeError extends Error {
+  name = 'HandshakeError';
+}
+
+/** A frame this client cannot accept (masked, or larger than it reads). */
+class ProtocolError extends Error {
+  name = 'ProtocolError';
+}
 
 /** The pre-built upgrade request and address of each base URL, built once. */
 const targets = new Map();
@@ -121,7 +130,8 @@ class RawWebSocket {
     this.open = false; // the 101 answer has been read
     this.pending = null; // bytes of a frame (or of the 101 answer) split across reads
     this.fragments = null; // payloads of a fragmented message so far
-    const options = { host: t.host, port: t.port, onread: { buffer: readBuffer, callback: (n, buf) => this.onRead(buf, n) } };
+    const onread = { buffer: readBuffer, callback: (n, buf) => this.onRead(buf, n) };
+    const options = { host: t.host, port: t.port, onread };
     if (localAddress) options.localAddress = localAddress;
     this.socket = net.connect(options);
     this.socket.setNoDelay(true);
@@ -140,10 +150,14 @@ class RawWebSocket {
     if (!this.socket.destroyed) this.socket.write(frame);
   }
 
-  /** Starts a clean close: a close frame, then the end of our side of the TCP stream. */
+  /**
+   * Starts a clean close: a close frame, then the end of our side of the TCP stream; the
+   * server closes its side (§7.1.1), or the socket is dropped after CLOSE_TIMEOUT_MS.
+   */
   close() {
-    if (this.socket.destroyed) return;
+    if (this.socket.destroyed || this.socket.writableEnded) return;
     this.socket.end(CLOSE_FRAME);
+    setTimeout(() => this.socket.destroy(), CLOSE_TIMEOUT_MS).unref();
   }
 
   /** Drops the connection at once. */
@@ -178,8 +192,11 @@ class RawWebSocket {
   readHandshake(buf, end) {
     const headEnd = buf.indexOf(HEAD_END, 0);
     if (headEnd < 0 || headEnd >= end) {
-      if (end > MAX_RESPONSE_HEAD_BYTES) this.fail(new HandshakeError(`no end of the HTTP answer from ${this.path} in ${end} bytes`));
-      else this.pending = Buffer.from(buf.subarray(0, end));
+      if (end > MAX_RESPONSE_HEAD_BYTES) {
+        this.fail(new HandshakeError(`no end of the HTTP answer to ${this.path} in ${end} bytes`));
+      } else {
+        this.pending = Buffer.from(buf.subarray(0, end));
+      }
       return -1;
     }
     if (buf.indexOf(STATUS_101, 0) !== 0) {
@@ -203,7 +220,7 @@ class RawWebSocket {
       const b0 = buf[at];
       const b1 = buf[at + 1];
       if (b1 & MASK_BIT) {
-        this.fail(new Error('the server sent a masked frame (RFC 6455 §5.1)'));
+        this.fail(new ProtocolError('the server sent a masked frame (RFC 6455 §5.1)'));
         return end;
       }
       let len = b1 & 0x7f;
@@ -218,7 +235,7 @@ class RawWebSocket {
         head = 10;
       }
       if (len > MAX_FRAME_BYTES) {
-        this.fail(new Error(`a ${len}-byte frame is more than this client accepts`));
+        this.fail(new ProtocolError(`a ${len}-byte frame is more than this client accepts`));
         return end;
       }
       const start = at + head;
@@ -244,6 +261,8 @@ class RawWebSocket {
         this.fragments = null;
         this.events.message(whole, 0, whole.length);
       }
+    } else if (end - start > 125) {
+      this.fail(new ProtocolError(`a control frame of ${end - start} bytes (at most 125, RFC 6455 §5.5)`));
     } else if (opcode === OP_CLOSE) {
       this.close();
     } else if (opcode === OP_PING) {
@@ -252,4 +271,4 @@ class RawWebSocket {
   }
 }
 
-module.exports = { RawWebSocket, HandshakeError, textFrame };
+module.exports = { RawWebSocket, HandshakeError, ProtocolError, textFrame };
