@@ -63,9 +63,13 @@ class DeadlineQueue:
     def push(self, deadline: float, owner: Timed) -> None:
         """Note that ``owner`` is due at ``deadline`` (loop time), or a little after it."""
         resolution = self._resolution
-        tick = (
-            max(deadline, math.ceil(deadline / resolution) * resolution) if resolution else deadline
-        )
+        tick = deadline
+        if resolution:
+            tick = math.ceil(deadline / resolution) * resolution
+            # Float rounding: a deadline is never served early. (Not max(): a generic
+            # builtin call costs several times this comparison, on every heartbeat.)
+            if tick < deadline:  # noqa: PLR1730
+                tick = deadline
         bucket = self._buckets.get(tick)
         if bucket is not None:
             bucket.append((deadline, owner))

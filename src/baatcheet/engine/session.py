@@ -65,6 +65,11 @@ _PING_TEXT: Final = str(encode_ws(PING))
 _PING_FRAME: Final = build_frame(OPCODE_TEXT, _PING_TEXT.encode())
 """Every PING to a native WebSocket is these same bytes."""
 _PONG_TEXT: Final = str(encode_ws(PONG))
+# Enum members read once (see baatcheet.proto.engineio_session): on_deadline runs for
+# every ping of every idle connection.
+_SEND_PING: Final = Tick.SEND_PING
+_PING_TIMEOUT: Final = Tick.PING_TIMEOUT
+_ABANDON_PROBE: Final = Tick.ABANDON_PROBE
 _NOOP_BODY: Final = str(encode_ws(NOOP)).encode()
 _MESSAGE_DIGIT: Final = str(int(EnginePacketType.MESSAGE))
 _CLOSE_TEXT: Final = str(encode_ws(CLOSE))
@@ -331,7 +336,7 @@ class EngineSession:
             return
         self.deadline = _NEVER  # this entry is consumed; _schedule must push the next one
         step = self._core.tick(now)
-        if step is Tick.SEND_PING:
+        if step is _SEND_PING:
             write = self._write
             if write is not None:
                 write(_PING_FRAME)
@@ -340,10 +345,10 @@ class EngineSession:
             else:
                 self._core.enqueue_ping()
                 self._flush_poll()
-        elif step is Tick.PING_TIMEOUT:
+        elif step is _PING_TIMEOUT:
             self._terminate(CloseReason.PING_TIMEOUT)
             return
-        elif step is Tick.ABANDON_PROBE:
+        elif step is _ABANDON_PROBE:
             self._close_probe("upgrade timed out")
         self._schedule()
 

@@ -54,6 +54,9 @@ _FIN_TEXT: Final = 0x81
 _WHOLE_DATA: Final = frozenset({_FIN_TEXT, 0x82})
 """First bytes of a whole text or binary frame with no reserved bit (RFC 6455 §5.2)."""
 _MASKED: Final = 0x80
+_ASCII_END: Final = 0x80
+_ASCII: Final = tuple(chr(code) for code in range(_ASCII_END))
+"""One-character strings by code: a one-byte text payload is valid UTF-8 only below 0x80."""
 _LENGTH_16: Final = 126
 _LENGTH_64: Final = 127
 _ACCEPT_GUID: Final = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -299,8 +302,18 @@ class WebSocketConnection:
             if stop > end:
                 self._partial = data[pos:]
                 return
-            payload = apply_mask(data[head:stop], data[head - 4 : head])
             pos = stop
+            if length == 1 and first == _FIN_TEXT:
+                # A one-character text message: every PONG of every idle connection.
+                char = data[head] ^ data[head - 4]
+                if char >= _ASCII_END:
+                    self.close(CloseCode.INVALID_DATA, "invalid UTF-8 in text frame")
+                    return
+                self.on_message(_ASCII[char])
+                if self._closed:
+                    return
+                continue
+            payload = apply_mask(data[head:stop], data[head - 4 : head])
             if first == _FIN_TEXT:
                 try:
                     text = payload.decode()

@@ -132,6 +132,15 @@ class ProbeStep(Enum):
     """The client misbehaved on the probe: close it; the session stays on polling."""
 
 
+# Read once: on Python 3.11 a member looked up on its Enum class goes through the
+# metaclass's __getattr__, and tick() runs on every ping of every idle connection.
+_NOTHING: Final = Tick.NOTHING
+_SEND_PING: Final = Tick.SEND_PING
+_PING_TIMEOUT: Final = Tick.PING_TIMEOUT
+_ABANDON_PROBE: Final = Tick.ABANDON_PROBE
+_NO_PROBE: Final = Probe.NONE
+
+
 class ServerSession:
     """The decisions of one server-side Engine.IO session.
 
@@ -204,25 +213,27 @@ class ServerSession:
         session whose ping went unanswered is closed here (``PING_TIMEOUT``).
         """
         if self.closed:
-            return Tick.NOTHING
+            return _NOTHING
         heartbeat = self._heartbeat
         if now >= self._upgrade_until:
             self._upgrade_until = _NEVER
-            self.probe = Probe.NONE
+            self.probe = _NO_PROBE
             self._reschedule()
-            return Tick.ABANDON_PROBE
+            return _ABANDON_PROBE
         if heartbeat.timed_out(now):
             self.deadline = _NEVER
-            return Tick.PING_TIMEOUT
+            return _PING_TIMEOUT
         if heartbeat.ping_due(now):
             heartbeat.ping_sent(now)
             self._reschedule()
-            return Tick.SEND_PING
+            return _SEND_PING
         self._reschedule()
-        return Tick.NOTHING
+        return _NOTHING
 
     def _reschedule(self) -> None:
-        self.deadline = min(self._heartbeat.next_deadline(), self._upgrade_until)
+        due = self._heartbeat.next_deadline()
+        until = self._upgrade_until
+        self.deadline = due if due < until else until
 
     # -- receiving --------------------------------------------------------------------
 
@@ -247,9 +258,8 @@ class ServerSession:
 
     def pong(self, now: float) -> None:
         """The client answered a ping: the next ping is due one interval after the last."""
-        heartbeat = self._heartbeat
-        heartbeat.pong_received(now)
-        self.deadline = min(heartbeat.next_deadline(), self._upgrade_until)
+        self._heartbeat.pong_received(now)
+        self._reschedule()
 
     # -- long-polling queue -------------------------------------------------------------
 

@@ -50,11 +50,15 @@ class Heartbeat:
 
     def ping_due(self, now: float) -> bool:
         """Whether the caller should send a ``PING`` now and then call :meth:`ping_sent`."""
-        return not self._awaiting_pong and now >= self._started() + self.ping_interval
+        anchor = self._anchor
+        if anchor is None:
+            raise _not_started()
+        return not self._awaiting_pong and now >= anchor + self.ping_interval
 
     def ping_sent(self, now: float) -> None:
         """Record that a ``PING`` left at ``now``; the pong deadline runs from here."""
-        self._started()
+        if self._anchor is None:
+            raise _not_started()
         self._anchor = now
         self._awaiting_pong = True
 
@@ -64,24 +68,31 @@ class Heartbeat:
         A pong that arrives after the deadline still clears it: the caller should have
         closed the session when :meth:`timed_out` said so.
         """
-        self._started()
+        if self._anchor is None:
+            raise _not_started()
         self._awaiting_pong = False
 
     def timed_out(self, now: float) -> bool:
         """Whether a ping went unanswered for ``ping_timeout``: close with "ping timeout"."""
-        return self._awaiting_pong and now >= self._started() + self.ping_timeout
+        anchor = self._anchor
+        if anchor is None:
+            raise _not_started()
+        return self._awaiting_pong and now >= anchor + self.ping_timeout
 
     def next_deadline(self) -> float:
         """The earliest time at which :meth:`ping_due` or :meth:`timed_out` can change."""
-        anchor = self._started()
+        anchor = self._anchor
+        if anchor is None:
+            raise _not_started()
         if self._awaiting_pong:
             return anchor + self.ping_timeout
         return anchor + self.ping_interval
 
-    def _started(self) -> float:
-        if self._anchor is None:
-            raise ValueError("call Heartbeat.start(now) before using the heartbeat")
-        return self._anchor
+
+def _not_started() -> ValueError:
+    # Checked inline in each method rather than in a shared helper: these run twice per
+    # ping of every idle connection, and a call costs more than the comparison.
+    return ValueError("call Heartbeat.start(now) before using the heartbeat")
 
 
 @dataclass(slots=True)

@@ -93,6 +93,14 @@ def test_invalid_utf8_in_a_text_frame_closes_with_1007() -> None:
     assert transport.closed
 
 
+def test_one_character_messages_are_unmasked_and_a_lone_non_ascii_byte_closes_with_1007() -> None:
+    ws, transport, got = _connection()
+    ws.receive(_client_frame(0x1, b"3") + _client_frame(0x2, b"3") + _client_frame(0x1, b"\xc3"))
+    ws.receive(_client_frame(0x1, b"3"))  # after the close: not read
+    assert got == ["3", b"3", ("closed", 1007)]
+    assert transport.closed
+
+
 def test_a_frame_over_the_size_limit_closes_with_1009() -> None:
     ws, _, got = _connection(max_size=100)
     ws.receive(_client_frame(0x1, b"4" + b"x" * 200))
