@@ -14,8 +14,8 @@
 // frame for any server (it unmasks with XOR 0) and costs no XOR, so a frame with a fixed
 // payload (the PONG "3") is one constant Buffer. §5.3 asks for unpredictable keys to stop
 // a hostile page steering the bytes a proxy sees (§10.3); a benchmark client that sends
-// only its own packets to its own server has no such attacker. (`ws` offers the same
-// trade through its `generateMask` option.)
+// only its own packets to its own server has no such attacker. (`ws` makes the same
+// trade when its `generateMask` option yields a zero key: it then skips the XOR.)
 //
 // Reads go into one Buffer shared by every socket of the process (net's `onread`):
 // frames are parsed synchronously in the read callback, and only a frame split across
@@ -35,7 +35,7 @@ const MASK_BIT = 0x80;
 // FIN + opcode, then MASK + length, then the zero masking key.
 const MASKED_HEADER_SMALL = 6;
 const MASKED_HEADER_MEDIUM = 8;
-/** Larger frames are refused: the scenarios using this client receive packets of bytes. */
+/** Larger frames are refused: storm and idle clients receive packets of a few bytes. */
 const MAX_FRAME_BYTES = 1 << 20;
 /** An opening-handshake answer longer than this is not a WebSocket server's. */
 const MAX_RESPONSE_HEAD_BYTES = 8192;
