@@ -167,8 +167,10 @@ async def test_client_reads_split_batched_and_long_frames_and_answers_control_fr
         # and a "3".
         writer.write(_server_frame(9, b"hi") + _server_frame(1, b"2"))
         await expect(_zero_masked(10, b"hi") + _zero_masked(1, b"3"))
-        # Two events in one read, then one of 70,000 bytes (64-bit length) in three reads.
+        # Two events in one read, one in two fragments (a text frame without FIN, then a
+        # final continuation), then one of 70,000 bytes (64-bit length) in three reads.
         writer.write(_server_frame(1, b'42["a"]') + _server_frame(1, b'42["b",1]'))
+        writer.write(b"\x01\x04" + b'42["' + _server_frame(0, b'c"]'))
         long_event = _server_frame(1, b'42["long","' + b"x" * 69_989 + b'"]')
         for start in range(0, len(long_event), 30_000):
             writer.write(long_event[start : start + 30_000])
@@ -185,7 +187,7 @@ async def test_client_reads_split_batched_and_long_frames_and_answers_control_fr
     server = await asyncio.start_server(scripted, "127.0.0.1", port)
     async with server:
         probes.append(probe := await _Probe.start(f"ws://127.0.0.1:{port}"))
-        events = [await probe.next() for _ in range(5)]
+        events = [await probe.next() for _ in range(6)]
         await asyncio.wait_for(script_done.wait(), 10)
 
     request = await client_bytes.get()
@@ -195,6 +197,7 @@ async def test_client_reads_split_batched_and_long_frames_and_answers_control_fr
         {"event": "connected"},
         {"event": "message", "bytes": 5, "head": '["a"]'},
         {"event": "message", "bytes": 7, "head": '["b",1]'},
+        {"event": "message", "bytes": 5, "head": '["c"]'},
         {"event": "message", "bytes": 70_000, "head": '["long","' + "x" * 31},
         {"event": "closed"},
     ]
