@@ -211,3 +211,28 @@ async def test_an_async_connection_handler_may_await_before_registering_listener
     client = await js.connect(f"http://127.0.0.1:{server.port}", transports=["websocket"])
     await client.next_event("ready")
     assert await client.emit_with_ack("echo", "ok") == ["ok"]
+
+
+async def test_connection_handlers_run_in_order_across_async_ones_and_past_a_failing_one(
+    js: JsDriver, running_server: ServerFactory
+) -> None:
+    server: Server = await running_server()
+    calls: list[str] = []
+
+    def first(socket: Socket) -> None:
+        calls.append("first")
+        raise RuntimeError("a broken handler must not stop the others")
+
+    async def second(socket: Socket) -> None:
+        await asyncio.sleep(0.05)
+        calls.append("second")
+
+    def third(socket: Socket) -> None:
+        calls.append("third")
+        socket.emit("ready", calls)
+
+    for handler in (first, second, third):
+        server.on("connection", handler)
+    client = await js.connect(f"http://127.0.0.1:{server.port}", transports=["websocket"])
+    await client.wait("connect")
+    assert await client.next_event("ready") == [["first", "second", "third"]]

@@ -107,8 +107,17 @@ class HttpRequest:
         if self._query is not None:
             return self._query
         query: dict[str, str] = {}
-        for key, value in parse_qsl(self.query_string, keep_blank_values=True):
-            query.setdefault(key, value)
+        raw = self.query_string
+        if "%" in raw or "+" in raw:
+            for key, value in parse_qsl(raw, keep_blank_values=True):
+                query.setdefault(key, value)
+        else:
+            # Nothing to unquote (every Engine.IO request's own query): the same pairs as
+            # parse_qsl(keep_blank_values=True) gives, without its per-pair unquoting.
+            for part in raw.split("&"):
+                if part:
+                    key, _, value = part.partition("=")
+                    query.setdefault(key, value)
         if self._headers is not None:
             self._query = query
         return query

@@ -14,6 +14,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from enum import IntEnum
+from typing import Final
 
 import orjson
 
@@ -23,7 +24,13 @@ from baatcheet.engine.cors import OriginPolicy
 from baatcheet.engine.deadlines import DeadlineQueue
 from baatcheet.engine.http import HttpRequest, Responder
 from baatcheet.engine.observer import NO_ENGINE_OBSERVER, EngineObserver, HandshakeOutcome
-from baatcheet.engine.session import CloseReason, EngineSession, SessionHandler, TransportName
+from baatcheet.engine.session import (
+    CloseReason,
+    EngineSession,
+    SessionHandler,
+    SessionTiming,
+    TransportName,
+)
 from baatcheet.engine.websocket import WebSocketLike
 from baatcheet.proto.engineio import open_packet_data
 from baatcheet.settings import Settings
@@ -90,6 +97,13 @@ class EngineServer:
         observer: EngineObserver = NO_ENGINE_OBSERVER,
     ) -> None:
         self.settings = settings
+        self._timing = SessionTiming.from_settings(settings)
+        self._open_numbers = (
+            settings.ping_interval_ms,
+            settings.ping_timeout_ms,
+            settings.max_payload_bytes,
+        )
+        """What the OPEN packet tells every client: pingInterval, pingTimeout, maxPayload."""
         self.observer = observer
         self.sessions: dict[EngineSid, EngineSession] = {}
         self._on_connection = on_connection
@@ -166,7 +180,7 @@ class EngineServer:
             self._handshake(request, None, upgrader, [])
             return
         session = self.sessions[EngineSid(sid)]
-        ws = upgrader.accept(self.settings.max_payload_bytes)
+        ws = upgrader.accept(self._timing.max_payload_bytes)
         if ws is not None and not session.begin_upgrade(ws):
             ws.close(1008, "session cannot be upgraded")
 
@@ -248,33 +262,30 @@ class EngineServer:
     ) -> None:
         """Open the session: upgrade or answer the first poll, send OPEN, attach a handler."""
         sid = EngineSid(secrets.token_urlsafe(15))
-        settings = self.settings
+        timing = self._timing
         session = EngineSession(
             sid,
             request,
-            settings,
+            self.settings,
             self._forget,
             deadlines=self._deadlines,
             writes=self.writes,
             observer=self.observer,
+            timing=timing,
         )
         if upgrader is not None:
-            ws = upgrader.accept(settings.max_payload_bytes)
+            ws = upgrader.accept(timing.max_payload_bytes)
             if ws is None:
                 return
             session.attach_websocket(ws)
-            upgrades: list[str] = []
+            upgrades = _NO_UPGRADES
+            transport = _WEBSOCKET
         else:
-            upgrades = [TransportName.WEBSOCKET.value]
+            upgrades = _TO_WEBSOCKET
+            transport = _POLLING
         self.sessions[sid] = session
-        self.observer.handshake(session.transport, HandshakeOutcome.ACCEPTED)
-        open_data = open_packet_data(
-            sid,
-            upgrades,
-            settings.ping_interval_ms,
-            settings.ping_timeout_ms,
-            settings.max_payload_bytes,
-        )
+        self.observer.handshake(transport, _ACCEPTED)
+        open_data = open_packet_data(sid, upgrades, *self._open_numbers)
         session.start(open_data)
         if responder is not None:
             session.handle_poll_get(_CorsResponder(responder, cors) if cors else responder)
@@ -330,6 +341,12 @@ class EngineServer:
 _JSON = [(b"content-type", b"application/json")]
 _TEXT = [(b"content-type", b"text/plain; charset=UTF-8")]
 _SHUTTING_DOWN = b"server shutting down: connect to another node or retry shortly"
+# Read once, for the handshake path (Enum members cost a metaclass hook on Python 3.11).
+_POLLING: Final = TransportName.POLLING
+_WEBSOCKET: Final = TransportName.WEBSOCKET
+_ACCEPTED: Final = HandshakeOutcome.ACCEPTED
+_NO_UPGRADES: Final[list[str]] = []
+_TO_WEBSOCKET: Final = [TransportName.WEBSOCKET.value]
 
 
 def _deadline_resolution(settings: Settings) -> float:

@@ -17,6 +17,7 @@ import asyncio
 import logging
 from base64 import b64decode
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Protocol
 
 from baatcheet._types import EngineSid
@@ -51,7 +52,7 @@ from baatcheet.settings import Settings, SlowConsumerPolicy
 if TYPE_CHECKING:
     from baatcheet.engine.observer import EngineObserver
 
-__all__ = ["CloseReason", "EngineSession", "SessionHandler", "TransportName"]
+__all__ = ["CloseReason", "EngineSession", "SessionHandler", "SessionTiming", "TransportName"]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ _PONG_TEXT: Final = str(encode_ws(PONG))
 _SEND_PING: Final = Tick.SEND_PING
 _PING_TIMEOUT: Final = Tick.PING_TIMEOUT
 _ABANDON_PROBE: Final = Tick.ABANDON_PROBE
+_POLLING: Final = TransportName.POLLING
+_WEBSOCKET: Final = TransportName.WEBSOCKET
 _NOOP_BODY: Final = str(encode_ws(NOOP)).encode()
 _MESSAGE_DIGIT: Final = str(int(EnginePacketType.MESSAGE))
 _CLOSE_TEXT: Final = str(encode_ws(CLOSE))
@@ -102,6 +105,33 @@ class _NullHandler:
 
 
 _NULL_HANDLER = _NullHandler()
+
+
+@dataclass(frozen=True, slots=True)
+class SessionTiming:
+    """The numbers every session starts with, read from the settings once per server.
+
+    ``Settings`` is a pydantic model: each attribute read goes through its ``__getattr__``
+    hook, which costs more than the rest of a session's set-up line; in a reconnect storm
+    that is paid thousands of times a second.
+    """
+
+    ping_interval: float
+    ping_timeout: float
+    upgrade_timeout: float
+    write_buffer_high_bytes: int
+    max_payload_bytes: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SessionTiming:
+        """Seconds from the settings' milliseconds; byte limits as they are."""
+        return cls(
+            ping_interval=settings.ping_interval_ms / 1000,
+            ping_timeout=settings.ping_timeout_ms / 1000,
+            upgrade_timeout=settings.upgrade_timeout_ms / 1000,
+            write_buffer_high_bytes=settings.write_buffer_high_bytes,
+            max_payload_bytes=settings.max_payload_bytes,
+        )
 
 
 class EngineSession:
@@ -139,7 +169,10 @@ class EngineSession:
         deadlines: DeadlineQueue,
         writes: WriteCoalescer,
         observer: EngineObserver,
+        timing: SessionTiming | None = None,
     ) -> None:
+        if timing is None:
+            timing = SessionTiming.from_settings(settings)
         self.sid = sid
         self.request = request
         """The request that opened the session (headers, query, address)."""
@@ -149,10 +182,10 @@ class EngineSession:
         self._settings = settings
         self._closed_callback = closed_callback
         self._core = ServerSession(
-            ping_interval=settings.ping_interval_ms / 1000,
-            ping_timeout=settings.ping_timeout_ms / 1000,
-            upgrade_timeout=settings.upgrade_timeout_ms / 1000,
-            transport=TransportName.POLLING,
+            ping_interval=timing.ping_interval,
+            ping_timeout=timing.ping_timeout,
+            upgrade_timeout=timing.upgrade_timeout,
+            transport=_POLLING,
         )
         self._pending_get: Responder | None = None
         self._held_post: Responder | None = None
@@ -161,7 +194,7 @@ class EngineSession:
         self._probe: WebSocketLike | None = None
         self._deadlines = deadlines
         self._writes = writes
-        self._high_water = settings.write_buffer_high_bytes
+        self._high_water = timing.write_buffer_high_bytes
         self._write: Callable[[bytes], None] | None = None
         self._buffered: Callable[[], int] = _nothing_buffered
         self.deadline = _NEVER
@@ -194,7 +227,7 @@ class EngineSession:
     def attach_websocket(self, ws: WebSocketLike) -> None:
         """Use ``ws`` as the session's transport from the start (no polling)."""
         self.ws = ws
-        self._core.transport = TransportName.WEBSOCKET
+        self._core.transport = _WEBSOCKET
         ws.on_message = self._on_ws_message
         ws.on_close = self._on_ws_close
         if self._reading_paused:

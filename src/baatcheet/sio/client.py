@@ -168,10 +168,15 @@ class Client:
             if name in self._sockets or (self._connecting is not None and name in self._connecting):
                 self._connect_error(name, "already connected to this namespace", None)
                 return
+            auth = packet.data if isinstance(packet.data, dict) else {}
+            namespace = self._lookup(name, auth)
+            if namespace is not None and namespace.admits_at_once:
+                self._connect_at_once(namespace, name, auth)
+                return
             if self._connecting is None:
                 self._connecting = set()
             self._connecting.add(name)
-            self.run_task(self._connect(packet))
+            self.run_task(self._connect(name, auth, namespace))
             return
         socket = self._sockets.get(packet.namespace)
         if socket is None:
@@ -194,27 +199,23 @@ class Client:
             log.info("closing %s: client sent %s", self.session.sid, kind.name)
             self.session.close(CloseReason.PARSE_ERROR)
 
-    async def _connect(self, packet: Packet) -> None:
-        name = packet.namespace
+    async def _connect(self, name: str, auth: dict[str, Any], namespace: Namespace | None) -> None:
         try:
-            await self._admit(name, packet.data if isinstance(packet.data, dict) else {})
+            await self._admit(name, auth, namespace)
         finally:
             if self._connecting is not None:
                 self._connecting.discard(name)
                 if not self._connecting:
                     self._connecting = None
 
-    async def _admit(self, name: str, auth: dict[str, Any]) -> None:
-        namespace = self._lookup(name, auth)
+    async def _admit(self, name: str, auth: dict[str, Any], namespace: Namespace | None) -> None:
         if namespace is None:
             self._observer.namespace_refused("(unknown)")
             self._connect_error(name, "Invalid namespace", None)
             return
         await namespace.ensure_ready()
-        issued = int(time.time() * 1000)
-        handshake = Handshake.from_request(self.session.request, auth, issued)
         try:
-            socket = await namespace.connect(self, handshake)
+            socket = await namespace.connect(self, self._handshake(auth))
         except ConnectRejected as rejection:
             self._observer.namespace_refused(namespace.label)
             self._connect_error(name, rejection.message, rejection.data)
@@ -227,12 +228,27 @@ class Client:
         if self.closed:
             socket.on_close(str(CloseReason.TRANSPORT_CLOSE))
             return
+        self._connected(name, socket)
+        await namespace.run_connection_handlers(socket)
+
+    def _connect_at_once(self, namespace: Namespace, name: str, auth: dict[str, Any]) -> None:
+        """:meth:`_admit` for a namespace with nothing to wait for: no task, no await."""
+        socket = namespace.connect_at_once(self, self._handshake(auth))
+        self._connected(name, socket)
+        rest = namespace.start_connection_handlers(socket)
+        if rest is not None:
+            self.run_task(rest)
+
+    def _handshake(self, auth: dict[str, Any]) -> Handshake:
+        return Handshake.from_request(self.session.request, auth, int(time.time() * 1000))
+
+    def _connected(self, name: str, socket: Socket) -> None:
+        """The socket is admitted: answer the CONNECT."""
         if self._connect_timer is not None:
             self._connect_timer.cancel()
             self._connect_timer = None
         self._sockets[name] = socket
         self.send_packet(Packet(PacketType.CONNECT, name, {"sid": socket.id}))
-        await namespace.run_connection_handlers(socket)
 
     def _connect_error(self, name: str, message: str, data: Any) -> None:
         payload: dict[str, Any] = {"message": message}

@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args, overload
 
 from baatcheet._types import Room, SocketId
@@ -236,6 +236,22 @@ class Namespace(BroadcastTargets, Registration):
 
     # -- connecting ----------------------------------------------------------------------
 
+    @property
+    def admits_at_once(self) -> bool:
+        """Whether a CONNECT can be answered without waiting: ready, and no middleware.
+
+        Then :meth:`connect_at_once` admits a socket in the packet's own loop turn, with
+        no task: in a reconnect storm that is most of the namespace's work per client.
+        """
+        ready = self._ready
+        return (
+            ready is not None
+            and ready.done()
+            and not ready.cancelled()
+            and ready.exception() is None
+            and not self._shared.middlewares
+        )
+
     async def connect(self, client: Client, handshake: Handshake) -> Socket:
         """Run the middleware chain, then admit the socket and run ``connection`` handlers.
 
@@ -249,15 +265,55 @@ class Namespace(BroadcastTargets, Registration):
                 await outcome
         if client.closed:
             raise ConnectRejected("connection closed during middleware")
+        self._admit(socket)
+        return socket
+
+    def connect_at_once(self, client: Client, handshake: Handshake) -> Socket:
+        """:meth:`connect` for a namespace that :attr:`admits_at_once`."""
+        socket = Socket(self, client, handshake)
+        self._admit(socket)
+        return socket
+
+    def _admit(self, socket: Socket) -> None:
         self.sockets[socket.id] = socket
         socket.connected = True
         self.adapter.add_all(socket.id, (Room(socket.id),))
         self.observer.namespace_connected(self.label)
-        return socket
 
     async def run_connection_handlers(self, socket: Socket) -> None:
         """Call every ``connection`` handler; a failing one is logged, not fatal."""
-        for handler in self._shared.connection_handlers:
+        rest = self.start_connection_handlers(socket)
+        if rest is not None:
+            await rest
+
+    def start_connection_handlers(self, socket: Socket) -> Coroutine[Any, Any, None] | None:
+        """Call the ``connection`` handlers up to the first that returns an awaitable.
+
+        Returns None when they all ran, else a coroutine that awaits that one and calls the
+        rest in order (the caller runs it as a task). A failing handler is logged, not fatal.
+        """
+        handlers = self._shared.connection_handlers
+        for index, handler in enumerate(handlers):
+            try:
+                outcome = handler(socket)
+            except Exception:
+                log.exception("connection handler of %s failed", self.name)
+                continue
+            if inspect.isawaitable(outcome):
+                return self._finish_connection_handlers(socket, outcome, handlers[index + 1 :])
+        return None
+
+    async def _finish_connection_handlers(
+        self,
+        socket: Socket,
+        pending: Awaitable[Any],
+        handlers: Sequence[ConnectionHandler],
+    ) -> None:
+        try:
+            await pending
+        except Exception:
+            log.exception("connection handler of %s failed", self.name)
+        for handler in handlers:
             try:
                 outcome = handler(socket)
                 if inspect.isawaitable(outcome):

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
+from hypothesis import given
+from hypothesis import strategies as st
+
 from baatcheet.engine.http import HttpRequest
 
 
@@ -36,3 +41,16 @@ def test_a_request_without_headers_compacts_to_no_headers() -> None:
     request = HttpRequest("GET", "/", "", [], None)
     request.compact()
     assert request.headers == []
+
+
+@given(st.text(alphabet="ab=&;%+2F ?é", max_size=40))
+def test_the_query_reads_every_string_as_parse_qsl_does_first_value_winning(raw: str) -> None:
+    expected: dict[str, str] = {}
+    for key, value in parse_qsl(raw, keep_blank_values=True):
+        expected.setdefault(key, value)
+    assert HttpRequest("GET", "/socket.io/", raw, [], None).query == expected
+
+
+def test_a_plain_engine_io_query_is_read_without_unquoting() -> None:
+    query = HttpRequest("GET", "/", "EIO=4&transport=websocket&&t=&flag", [], None).query
+    assert query == {"EIO": "4", "transport": "websocket", "t": "", "flag": ""}
