@@ -231,20 +231,24 @@ async function waitForQuiet() {
 
 // ---------------------------------------------------------------- fan-out
 
-async function runFanout() {
-  const n = Number(opt.clients);
+/**
+ * Counts and times the deliveries of published `{"t":<µs>, ...}` events, for fanout and rooms.
+ * `onEvent` is the clients' event callback: one indexOf and a digit loop per delivery, no
+ * allocation, and the counts stay closure variables so the hot path is what it was when each
+ * scenario had its own copy. A delivery stamped before the current step began (an earlier
+ * step that never drained) is counted as stale, apart, so it cannot hide a loss in this step.
+ * `startStep()` resets the histogram and moves that boundary to now.
+ */
+function deliveryCounter() {
   const hist = new Histogram();
   let delivered = 0;
   let stale = 0;
   let stepStartUs = 0;
   const needle = Buffer.from('"t":');
-  // Hot path: one indexOf and a digit loop per delivery, no allocation. A delivery of an
-  // event published before the current step (an earlier step that never drained) is
-  // counted apart, so it cannot hide a loss in this step.
   const onEvent = (buf, off, end) => {
     const i = buf.indexOf(needle, off);
     if (i < 0 || i >= end) return;
-    const v = readUint(buf, i + 4, end);
+    const v = readUint(buf, i + 4, end); // 4: the needle's length
     if (v < stepStartUs) {
       stale += 1;
       return;
@@ -252,6 +256,26 @@ async function runFanout() {
     delivered += 1;
     hist.record(nowUs() - v);
   };
+  return {
+    onEvent,
+    hist,
+    get delivered() {
+      return delivered;
+    },
+    get stale() {
+      return stale;
+    },
+    startStep() {
+      hist.reset();
+      stepStartUs = nowUs();
+    },
+  };
+}
+
+async function runFanout() {
+  const n = Number(opt.clients);
+  const counter = deliveryCounter();
+  const { onEvent, hist } = counter;
 
   log(`connecting ${n} clients to ${opt.url}`);
   const clients = await connectMany(n, Number(opt.batch), (i) => new SioClient(urls[i % urls.length], { onEvent }), log);
@@ -266,18 +290,17 @@ async function runFanout() {
 
   /** One phase at `rate` deliveries/s; waits (bounded) for it to drain before returning. */
   async function step(rate, secs) {
-    hist.reset();
-    stepStartUs = nowUs();
-    const d0 = delivered;
-    const stale0 = stale;
+    counter.startStep();
+    const d0 = counter.delivered;
+    const stale0 = counter.stale;
     let sent = 0;
     const m = await measured(async () => {
       const r = await paced(rate / n, secs, publish);
       sent = r.sent;
-      await waitFor(() => delivered - d0 >= sent * n, DRAIN_MS);
+      await waitFor(() => counter.delivered - d0 >= sent * n, DRAIN_MS);
       return r;
     });
-    const got = delivered - d0;
+    const got = counter.delivered - d0;
     const expected = sent * n;
     totalExpected += expected;
     return {
@@ -287,7 +310,7 @@ async function runFanout() {
       expected,
       delivered: got,
       undelivered_after_drain: expected - got,
-      late_from_earlier_steps: stale - stale0,
+      late_from_earlier_steps: counter.stale - stale0,
       deliveries_per_s: Math.round(got / m.result.wallS),
       ...roundSummary(hist.summary()),
       server_cpu_s: round(m.serverCpuS, 3),
@@ -303,6 +326,7 @@ async function runFanout() {
   let phase = 'quiet';
   let lastDelivered = 0;
   ticker(() => {
+    const { delivered } = counter;
     const rate = delivered - lastDelivered;
     lastDelivered = delivered;
     return { phase, rate, unit: 'deliveries/s', p50_ms: hist.percentileMs(50), p90_ms: hist.percentileMs(90), p99_ms: hist.percentileMs(99) };
@@ -319,7 +343,7 @@ async function runFanout() {
   log(`  p50 ${fixed.p50_ms} ms p99 ${fixed.p99_ms} ms, ${fixed.deliveries_per_server_cpu_s} deliveries/server-CPU-s, undelivered ${fixed.undelivered_after_drain}, other load ${fixed.foreign_core_share} core`);
 
   // An overloaded fixed phase leaves a backlog; let it clear (≤ 30 s) so the ramp starts clean.
-  await waitFor(() => delivered + stale >= totalExpected, 30_000);
+  await waitFor(() => counter.delivered + counter.stale >= totalExpected, 30_000);
   const ramp = [];
   let best = null;
   let generatorBound = false;
@@ -341,12 +365,12 @@ async function runFanout() {
     best = s;
   }
   // Anything still missing after a last 10 s grace period was lost, not just late.
-  await waitFor(() => delivered + stale >= totalExpected, 10_000);
+  await waitFor(() => counter.delivered + counter.stale >= totalExpected, 10_000);
   for (const c of clients) c.close();
   return {
     scenario: 'fanout',
     ramp_stopped_by_generator: generatorBound,
-    lost_whole_run: totalExpected - delivered - stale,
+    lost_whole_run: totalExpected - counter.delivered - counter.stale,
     clients: n,
     other_load_before: quietBefore,
     frame_bytes: frameBytes,
@@ -892,22 +916,8 @@ async function runRooms() {
   const idle = Number(opt['idle-clients']);
   const publishRate = Number(opt['publish-rate']);
   const serverOf = (r) => (opt.placement === 'first' ? 0 : r % urls.length);
-  const hist = new Histogram();
-  let delivered = 0;
-  let stale = 0;
-  let stepStartUs = 0;
-  const needle = Buffer.from('"t":');
-  const onEvent = (buf, off, end) => {
-    const i = buf.indexOf(needle, off);
-    if (i < 0 || i >= end) return;
-    const v = readUint(buf, i + 4, end);
-    if (v < stepStartUs) {
-      stale += 1;
-      return;
-    }
-    delivered += 1;
-    hist.record(nowUs() - v);
-  };
+  const counter = deliveryCounter();
+  const { onEvent, hist } = counter;
   const n = roomCount * perRoom;
   log(`connecting ${n} clients in ${roomCount} rooms (${opt.placement}) and ${idle} idle per server to ${opt.url}`);
   const members = await connectMany(n, Number(opt.batch), (i) => {
@@ -928,19 +938,18 @@ async function runRooms() {
   const stats = async () => (statsClients.every(Boolean) ? Promise.all(statsClients.map(askStats)) : null);
 
   async function step(secs) {
-    hist.reset();
-    stepStartUs = nowUs();
-    const d0 = delivered;
+    counter.startStep();
+    const d0 = counter.delivered;
     let sent = 0;
     const before = await stats();
     const m = await measured(async () => {
       const r = await paced(publishRate, secs, publish);
       sent = r.sent;
-      await waitFor(() => delivered - d0 >= sent * perRoom, DRAIN_MS);
+      await waitFor(() => counter.delivered - d0 >= sent * perRoom, DRAIN_MS);
       return r;
     });
     const after = await stats();
-    const got = delivered - d0;
+    const got = counter.delivered - d0;
     const wallS = m.wallS;
     return {
       publish_rate: publishRate,
@@ -966,6 +975,7 @@ async function runRooms() {
   let phase = 'quiet';
   let lastDelivered = 0;
   ticker(() => {
+    const { delivered } = counter;
     const rate = delivered - lastDelivered;
     lastDelivered = delivered;
     return { phase, rate, unit: 'deliveries/s', p50_ms: hist.percentileMs(50), p90_ms: hist.percentileMs(90), p99_ms: hist.percentileMs(99) };
