@@ -432,9 +432,10 @@ class _ChatNamespace:
     async def _message_send(self, session: _Session, payload: Any) -> _Answer:
         request = parse(MessageSend, payload)
         self._chat.messages.validate(request)
-        new = NewMessage(request.roomId, session.user, request.body, request.clientId)
-        pending: Awaitable[Appended]
+        # Each field read once: a pydantic model's attribute reads go through its __getattr__.
         room_id = request.roomId
+        new = NewMessage(room_id, session.user, request.body, request.clientId)
+        pending: Awaitable[Appended]
         if (
             session.kinds.get(room_id) in _GROUP_KINDS
             and _room_key(room_id) in session.socket.rooms

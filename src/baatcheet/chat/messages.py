@@ -27,12 +27,13 @@ class Messages:
 
     def validate(self, request: MessageSend) -> None:
         """Refuse an empty or too long body (``invalid`` / ``too_long``)."""
-        if not request.body.strip():
+        body = request.body
+        if not body.strip():
             raise refuse(ErrorCode.INVALID, "body: must contain some non-space text")
-        if len(request.body) > self._max_length:
+        if len(body) > self._max_length:
             raise refuse(
                 ErrorCode.TOO_LONG,
-                f"body: {len(request.body)} characters is over the limit of {self._max_length}",
+                f"body: {len(body)} characters is over the limit of {self._max_length}",
             )
 
     async def history(

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 __all__ = ["BroadcastOperator", "BroadcastTargets", "RemoteSocket", "RoomArg", "room_set"]
 
 RoomArg = str | Iterable[str]
+
+_EVENT = PacketType.EVENT
+"""Read once: a PacketType member lookup goes through the Enum metaclass on Python 3.11."""
 """One room name, or several."""
 
 
@@ -99,7 +102,7 @@ class BroadcastOperator:
     def emit(self, event: str, *args: Any) -> None:
         """Send ``event`` to every target socket; returns once every local write is issued."""
         _check_event(event)
-        packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args])
+        packet = Packet(_EVENT, self.nsp.name, [event, *args])
         self.nsp.adapter.broadcast(packet, self.options)
 
     async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:

@@ -41,6 +41,15 @@ __all__ = ["Client", "ClientLimits", "NamespaceLookup"]
 log = logging.getLogger(__name__)
 
 NamespaceLookup = Callable[[str, dict[str, Any]], Namespace | None]
+
+# Read once: on Python 3.11 each PacketType.X lookup goes through the Enum metaclass's
+# __getattr__, and _route runs for every packet of every client.
+_CONNECT = PacketType.CONNECT
+_EVENT = PacketType.EVENT
+_BINARY_EVENT = PacketType.BINARY_EVENT
+_ACK = PacketType.ACK
+_BINARY_ACK = PacketType.BINARY_ACK
+_DISCONNECT = PacketType.DISCONNECT
 """Finds (or creates, for dynamic namespaces) the namespace a client asks for."""
 
 
@@ -158,7 +167,7 @@ class Client:
 
     def _route(self, packet: Packet) -> None:
         kind = packet.type
-        if kind is PacketType.CONNECT:
+        if kind is _CONNECT:
             name = packet.namespace
             if not self._take_token():
                 self._connect_error(name, "rate limited", {"code": AckErrorCode.RATE_LIMITED.value})
@@ -182,7 +191,7 @@ class Client:
         if socket is None:
             log.debug("%s: packet for unconnected namespace %s", self.session.sid, packet.namespace)
             return
-        if kind is PacketType.EVENT or kind is PacketType.BINARY_EVENT:
+        if kind is _EVENT or kind is _BINARY_EVENT:
             data = packet.data
             if not self._take_token():
                 if packet.id is not None:
@@ -190,10 +199,10 @@ class Client:
                     socket.refuse(packet.id, AckErrorCode.RATE_LIMITED, refusal)
                 return
             socket.on_event(data[0], data[1:], packet.id)
-        elif kind is PacketType.ACK or kind is PacketType.BINARY_ACK:
+        elif kind is _ACK or kind is _BINARY_ACK:
             if packet.id is not None:
                 socket.on_ack(packet.id, packet.data)
-        elif kind is PacketType.DISCONNECT:
+        elif kind is _DISCONNECT:
             socket.on_close("client namespace disconnect")
         else:
             log.info("closing %s: client sent %s", self.session.sid, kind.name)

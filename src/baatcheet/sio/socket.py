@@ -33,6 +33,9 @@ __all__ = ["DisconnectHandler", "EventHandler", "EventRouter", "LifecycleEvent",
 
 log = logging.getLogger(__name__)
 
+_ACK = PacketType.ACK
+"""Read once: a PacketType member lookup goes through the Enum metaclass on Python 3.11."""
+
 EventHandler = Callable[..., Any]
 """Called with the event's arguments; may be async; its return value is the ack."""
 DisconnectHandler = Callable[[str], object]
@@ -390,7 +393,7 @@ class Socket:
 
     def _send_ack(self, ack_id: int, args: list[Any]) -> None:
         if self.connected:
-            self.client.send_packet(Packet(PacketType.ACK, self.nsp.name, args, ack_id))
+            self.client.send_packet(Packet(_ACK, self.nsp.name, args, ack_id))
 
 
 class _TimedSocket:
