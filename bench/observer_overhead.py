@@ -29,7 +29,7 @@ from typing import Any
 import uvloop
 
 from baatcheet.engine.http import HttpRequest
-from baatcheet.engine.session import EngineSession
+from baatcheet.engine.session import EngineSession, SessionTiming
 from baatcheet.engine.websocket import WebSocketConnection
 from baatcheet.settings import Settings
 from baatcheet.sio import Server, Socket
@@ -65,6 +65,7 @@ class _NullTransport:
 
 async def _connected_clients(server: Server, count: int) -> list[Client]:
     engine = server.engine
+    timing = SessionTiming.from_settings(server.settings)
     clients = []
     for index in range(count):
         request = HttpRequest("GET", "/socket.io/", "EIO=4&transport=websocket", [], None)
@@ -76,6 +77,7 @@ async def _connected_clients(server: Server, count: int) -> list[Client]:
             deadlines=engine._deadlines,
             writes=engine.writes,
             observer=engine.observer,
+            timing=timing,
         )
         ws = WebSocketConnection(_NullTransport(), server.settings.max_payload_bytes)  # type: ignore[arg-type]
         session.attach_websocket(ws)

@@ -169,10 +169,8 @@ class EngineSession:
         deadlines: DeadlineQueue,
         writes: WriteCoalescer,
         observer: EngineObserver,
-        timing: SessionTiming | None = None,
+        timing: SessionTiming,
     ) -> None:
-        if timing is None:
-            timing = SessionTiming.from_settings(settings)
         self.sid = sid
         self.request = request
         """The request that opened the session (headers, query, address)."""

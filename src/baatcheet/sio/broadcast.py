@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from baatcheet._types import Room, SocketId
 from baatcheet.adapters.base import BroadcastFlags, BroadcastOptions, SocketSnapshot
 from baatcheet.errors import AckTimeoutError
-from baatcheet.proto.socketio import RESERVED_EVENTS, Packet, PacketType
+from baatcheet.proto.socketio import EVENT, RESERVED_EVENTS, Packet
 
 if TYPE_CHECKING:
     from baatcheet.sio.namespace import Namespace
@@ -23,9 +23,6 @@ if TYPE_CHECKING:
 __all__ = ["BroadcastOperator", "BroadcastTargets", "RemoteSocket", "RoomArg", "room_set"]
 
 RoomArg = str | Iterable[str]
-
-_EVENT = PacketType.EVENT
-"""Read once: a PacketType member lookup goes through the Enum metaclass on Python 3.11."""
 """One room name, or several."""
 
 
@@ -102,7 +99,7 @@ class BroadcastOperator:
     def emit(self, event: str, *args: Any) -> None:
         """Send ``event`` to every target socket; returns once every local write is issued."""
         _check_event(event)
-        packet = Packet(_EVENT, self.nsp.name, [event, *args])
+        packet = Packet(EVENT, self.nsp.name, [event, *args])
         self.nsp.adapter.broadcast(packet, self.options)
 
     async def emit_with_ack(self, event: str, *args: Any) -> list[Any]:
@@ -146,7 +143,7 @@ class BroadcastOperator:
             answers.append(args[0] if len(args) == 1 else args)
             check()
 
-        packet = Packet(PacketType.EVENT, self.nsp.name, [event, *args], self.nsp.next_ack_id())
+        packet = Packet(EVENT, self.nsp.name, [event, *args], self.nsp.next_ack_id())
         adapter = self.nsp.adapter
         try:
             async with asyncio.timeout(timeout):

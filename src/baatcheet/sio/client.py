@@ -28,7 +28,18 @@ from typing import Any
 from baatcheet.engine.frames import prepare_message
 from baatcheet.engine.session import CloseReason, EngineSession
 from baatcheet.errors import ConnectRejected, ProtocolError
-from baatcheet.proto.socketio import Decoder, Packet, PacketType, encode
+from baatcheet.proto.socketio import (
+    ACK,
+    BINARY_ACK,
+    BINARY_EVENT,
+    CONNECT,
+    CONNECT_ERROR,
+    DISCONNECT,
+    EVENT,
+    Decoder,
+    Packet,
+    encode,
+)
 from baatcheet.sio._tasks import spawn
 from baatcheet.sio.error_ack import AckErrorCode
 from baatcheet.sio.handshake import Handshake
@@ -41,15 +52,6 @@ __all__ = ["Client", "ClientLimits", "NamespaceLookup"]
 log = logging.getLogger(__name__)
 
 NamespaceLookup = Callable[[str, dict[str, Any]], Namespace | None]
-
-# Read once: on Python 3.11 each PacketType.X lookup goes through the Enum metaclass's
-# __getattr__, and _route runs for every packet of every client.
-_CONNECT = PacketType.CONNECT
-_EVENT = PacketType.EVENT
-_BINARY_EVENT = PacketType.BINARY_EVENT
-_ACK = PacketType.ACK
-_BINARY_ACK = PacketType.BINARY_ACK
-_DISCONNECT = PacketType.DISCONNECT
 """Finds (or creates, for dynamic namespaces) the namespace a client asks for."""
 
 
@@ -167,7 +169,7 @@ class Client:
 
     def _route(self, packet: Packet) -> None:
         kind = packet.type
-        if kind is _CONNECT:
+        if kind is CONNECT:
             name = packet.namespace
             if not self._take_token():
                 self._connect_error(name, "rate limited", {"code": AckErrorCode.RATE_LIMITED.value})
@@ -191,7 +193,7 @@ class Client:
         if socket is None:
             log.debug("%s: packet for unconnected namespace %s", self.session.sid, packet.namespace)
             return
-        if kind is _EVENT or kind is _BINARY_EVENT:
+        if kind is EVENT or kind is BINARY_EVENT:
             data = packet.data
             if not self._take_token():
                 if packet.id is not None:
@@ -199,10 +201,10 @@ class Client:
                     socket.refuse(packet.id, AckErrorCode.RATE_LIMITED, refusal)
                 return
             socket.on_event(data[0], data[1:], packet.id)
-        elif kind is _ACK or kind is _BINARY_ACK:
+        elif kind is ACK or kind is BINARY_ACK:
             if packet.id is not None:
                 socket.on_ack(packet.id, packet.data)
-        elif kind is _DISCONNECT:
+        elif kind is DISCONNECT:
             socket.on_close("client namespace disconnect")
         else:
             log.info("closing %s: client sent %s", self.session.sid, kind.name)
@@ -257,13 +259,13 @@ class Client:
             self._connect_timer.cancel()
             self._connect_timer = None
         self._sockets[name] = socket
-        self.send_packet(Packet(PacketType.CONNECT, name, {"sid": socket.id}))
+        self.send_packet(Packet(CONNECT, name, {"sid": socket.id}))
 
     def _connect_error(self, name: str, message: str, data: Any) -> None:
         payload: dict[str, Any] = {"message": message}
         if data is not None:
             payload["data"] = data
-        self.send_packet(Packet(PacketType.CONNECT_ERROR, name, payload))
+        self.send_packet(Packet(CONNECT_ERROR, name, payload))
 
     # -- fair share: backpressure and rate limit ------------------------------------------
 
@@ -340,7 +342,7 @@ class Client:
         if self.closed:
             return
         for socket in list(self._sockets.values()):
-            self.send_packet(Packet(PacketType.DISCONNECT, socket.nsp.name))
+            self.send_packet(Packet(DISCONNECT, socket.nsp.name))
             socket.on_close(str(CloseReason.RATE_LIMITED))
         self.session.close(CloseReason.RATE_LIMITED)
 

@@ -15,6 +15,7 @@ from baatcheet.adapters.base import AckCollector, SocketSnapshot
 from baatcheet.engine.frames import PreparedMessage, prepare_message
 from baatcheet.errors import AckTimeoutError, EventError, SocketClosedError
 from baatcheet.proto.socketio import (
+    ACK,
     RESERVED_EVENTS,
     Packet,
     PacketType,
@@ -32,9 +33,6 @@ if TYPE_CHECKING:
 __all__ = ["DisconnectHandler", "EventHandler", "EventRouter", "LifecycleEvent", "Socket"]
 
 log = logging.getLogger(__name__)
-
-_ACK = PacketType.ACK
-"""Read once: a PacketType member lookup goes through the Enum metaclass on Python 3.11."""
 
 EventHandler = Callable[..., Any]
 """Called with the event's arguments; may be async; its return value is the ack."""
@@ -393,7 +391,7 @@ class Socket:
 
     def _send_ack(self, ack_id: int, args: list[Any]) -> None:
         if self.connected:
-            self.client.send_packet(Packet(_ACK, self.nsp.name, args, ack_id))
+            self.client.send_packet(Packet(ACK, self.nsp.name, args, ack_id))
 
 
 class _TimedSocket:
