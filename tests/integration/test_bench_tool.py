@@ -157,3 +157,70 @@ def test_storm_restarts_the_server_and_every_client_rejoins(tmp_path: Path) -> N
     assert storm["rejoined"] == 40
     assert storm["restart_to_rejoined_s"] >= 0.5
     assert "restart → all re-joined (s)" in completed.stdout
+
+
+def _bench(scenario: str, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """``baatcheet bench SCENARIO --quick`` on Baatcheet servers the command starts itself."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "baatcheet.cli",
+            "bench",
+            scenario,
+            "--quick",
+            *extra,
+            "--quiet-secs",
+            "0",
+            "--no-pin",
+            "--no-plots",
+            "--out",
+            str(out),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_chat_run_acks_every_message_and_finds_each_acked_one_in_the_database(
+    tmp_path: Path,
+) -> None:
+    """Both durability modes: every send acked, every delivery made, and the database the
+    server wrote holds a row for every acknowledged message (checked after the run)."""
+    out = tmp_path / "results"
+    completed = _bench("chat", out, "--compare", "baatcheet,baatcheet-normal")
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "acked messages missing from DB" in completed.stdout
+
+    [record_path] = out.glob("*-chat.json")
+    columns = {c["label"]: c["chat"] for c in json.loads(record_path.read_text())["columns"]}
+    assert set(columns) == {"baatcheet", "baatcheet-normal"}
+    for label, chat in columns.items():
+        fixed = chat["fixed"]
+        assert fixed["acked"] == fixed["sent"] > 0, label
+        assert fixed["refused"] == 0, label
+        assert fixed["deliveries"] == fixed["expected_deliveries"] > fixed["acked"], label
+        assert fixed["messages_per_server_cpu_s"] > 0, label
+        assert chat["unanswered_whole_run"] == 0, label
+        durability = chat["durability"]
+        assert durability["checked"], label
+        assert durability["lost"] == 0, label
+        assert durability["rows"] >= durability["acked"] > fixed["acked"], label
+
+
+def test_idle_chat_run_holds_every_authenticated_connection(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    completed = _bench("idle-chat", out, "--compare", "baatcheet", "--clients", "120")
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "/chat connections open (JWT)" in completed.stdout
+
+    [record_path] = out.glob("*-idle-chat.json")
+    idle = json.loads(record_path.read_text())["columns"][0]["idle-chat"]
+    assert idle["nsp"] == "/chat"
+    assert idle["connected"] == idle["still_connected"] == 120
+    assert idle["connect_failures"] == 0
+    assert idle["kb_per_connection"] > 0
+    assert idle["cpu_percent_of_core"] is not None
