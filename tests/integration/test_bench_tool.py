@@ -114,51 +114,6 @@ def test_bench_measures_a_target_and_writes_table_json_and_plots(
         assert png.stat().st_size > 10_000  # axes, lines and labels, not an empty canvas
 
 
-def test_storm_restarts_the_server_and_every_client_rejoins(tmp_path: Path) -> None:
-    out = tmp_path / "results"
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "baatcheet.cli",
-            "bench",
-            "storm",
-            "--quick",
-            "--compare",
-            "baatcheet",
-            "--clients",
-            "40",
-            "--generators",
-            "2",
-            "--quiet-secs",
-            "0",
-            "--no-pin",
-            "--no-plots",
-            "--out",
-            str(out),
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr[-2000:]
-
-    [record_path] = out.glob("*-storm.json")
-    storm = json.loads(record_path.read_text())["columns"][0]["storm"]
-    assert storm["generators"] == 2
-    assert storm["connected"] == 40
-    assert storm["connects_per_s"] > 0
-    assert storm["connect_latency"]["count"] == 40  # both generators' histograms merged
-    # The server was killed and started again; every kept client came back and re-joined,
-    # no sooner than the official client's first reconnection delay (1 s ± 50 %).
-    assert storm["restart_clients"] == 40
-    assert storm["rejoined"] == 40
-    assert storm["restart_to_rejoined_s"] >= 0.5
-    assert "restart → all re-joined (s)" in completed.stdout
-
-
 def _bench(scenario: str, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     """``baatcheet bench SCENARIO --quick`` on Baatcheet servers the command starts itself."""
     return subprocess.run(
@@ -183,6 +138,27 @@ def _bench(scenario: str, out: Path, *extra: str) -> subprocess.CompletedProcess
         timeout=300,
         check=False,
     )
+
+
+def test_storm_restarts_the_server_and_every_client_rejoins(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    completed = _bench(
+        "storm", out, "--compare", "baatcheet", "--clients", "40", "--generators", "2"
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+
+    [record_path] = out.glob("*-storm.json")
+    storm = json.loads(record_path.read_text())["columns"][0]["storm"]
+    assert storm["generators"] == 2
+    assert storm["connected"] == 40
+    assert storm["connects_per_s"] > 0
+    assert storm["connect_latency"]["count"] == 40  # both generators' histograms merged
+    # The server was killed and started again; every kept client came back and re-joined,
+    # no sooner than the official client's first reconnection delay (1 s ± 50 %).
+    assert storm["restart_clients"] == 40
+    assert storm["rejoined"] == 40
+    assert storm["restart_to_rejoined_s"] >= 0.5
+    assert "restart → all re-joined (s)" in completed.stdout
 
 
 def test_chat_run_acks_every_message_and_finds_each_acked_one_in_the_database(
