@@ -104,7 +104,7 @@ from baatcheet.adapters.cluster_messages import (
     new_uid,
 )
 from baatcheet.errors import AckTimeoutError, ClusterMessageError, ClusterUnavailableError
-from baatcheet.proto.socketio import Packet, PacketType
+from baatcheet.proto.socketio import EVENT, Packet
 from baatcheet.settings import RedisSubscription
 
 __all__ = ["RedisAdapter", "redis_adapter_factory"]
@@ -444,7 +444,7 @@ class RedisAdapter:
             return
         if message.uid == self.uid or message.namespace != self.namespace:
             return
-        packet = Packet(PacketType.EVENT, self.namespace, message.data)
+        packet = Packet(EVENT, self.namespace, message.data)
         self._local.broadcast(packet, _remote_opts(message.opts))
 
     def _on_request(self, channel: str, payload: bytes) -> None:
@@ -512,7 +512,7 @@ class RedisAdapter:
 
     def _answer_broadcast(self, request: BroadcastRequest) -> None:
         request_id = request.request_id
-        packet = Packet(PacketType.EVENT, self.namespace, request.data, self._host.next_ack_id())
+        packet = Packet(EVENT, self.namespace, request.data, self._host.next_ack_id())
 
         def on_client_count(count: int) -> None:
             self._respond(BroadcastClientCount(request_id, count))

@@ -26,7 +26,18 @@ from baatcheet.client._tasks import spawn
 from baatcheet.client.errors import ConnectionFailedError
 from baatcheet.client.reasons import DisconnectReason
 from baatcheet.errors import AckTimeoutError, ConnectRejected, SocketClosedError
-from baatcheet.proto.socketio import RESERVED_EVENTS, Packet, PacketType, encode
+from baatcheet.proto.socketio import (
+    ACK,
+    BINARY_ACK,
+    BINARY_EVENT,
+    CONNECT,
+    CONNECT_ERROR,
+    DISCONNECT,
+    EVENT,
+    RESERVED_EVENTS,
+    Packet,
+    encode,
+)
 
 __all__ = ["Auth", "ClientSocket", "EventHandler", "SocketHost"]
 
@@ -184,7 +195,7 @@ class ClientSocket:
     def _emit(self, event: str, args: Sequence[Any], ack_id: int | None) -> None:
         if event in RESERVED_EVENTS:
             raise ValueError(f"{event!r} is a reserved event name and cannot be emitted")
-        parts = encode(Packet(PacketType.EVENT, self.namespace, [event, *args], ack_id))
+        parts = encode(Packet(EVENT, self.namespace, [event, *args], ack_id))
         if self.connected and self._host.is_open:
             self._host.send_parts(parts)
         else:
@@ -276,12 +287,12 @@ class ClientSocket:
                 recovery["offset"] = self._offset
             data = {**recovery, **(data or {})}
         if self._host.is_open:
-            self._host.send_parts(encode(Packet(PacketType.CONNECT, self.namespace, data)))
+            self._host.send_parts(encode(Packet(CONNECT, self.namespace, data)))
 
     def leave(self) -> None:
         """Host hook: leave on purpose (a DISCONNECT to the server if connected)."""
         if self.connected and self._host.is_open:
-            self._host.send_parts(encode(Packet(PacketType.DISCONNECT, self.namespace)))
+            self._host.send_parts(encode(Packet(DISCONNECT, self.namespace)))
         self.active = False
         self._fail_waiter(ConnectionFailedError(f"{self.namespace}: disconnect() was called"))
         self._closed(DisconnectReason.IO_CLIENT_DISCONNECT)
@@ -305,21 +316,21 @@ class ClientSocket:
     def on_packet(self, packet: Packet) -> None:
         """Host hook: a packet for this namespace arrived."""
         kind = packet.type
-        if kind is PacketType.EVENT or kind is PacketType.BINARY_EVENT:
+        if kind is EVENT or kind is BINARY_EVENT:
             if self.connected:
                 self._on_event(packet)
             else:
                 self._receive_buffer.append(packet)
-        elif kind is PacketType.ACK or kind is PacketType.BINARY_ACK:
+        elif kind is ACK or kind is BINARY_ACK:
             answer = self._acks.pop(packet.id, None) if packet.id is not None else None
             if answer is not None and not answer.done():
                 answer.set_result(list(packet.data))
-        elif kind is PacketType.CONNECT:
+        elif kind is CONNECT:
             self._on_connect(packet.data)
-        elif kind is PacketType.CONNECT_ERROR:
+        elif kind is CONNECT_ERROR:
             data = packet.data
             self._refused(ConnectRejected(str(data.get("message", "")), data.get("data")))
-        elif kind is PacketType.DISCONNECT:
+        elif kind is DISCONNECT:
             self.active = False
             self._closed(DisconnectReason.IO_SERVER_DISCONNECT)
             spawn(self._host.release())
@@ -402,7 +413,7 @@ class ClientSocket:
         else:
             args = [result]
         try:
-            parts = encode(Packet(PacketType.ACK, self.namespace, args, ack_id))
+            parts = encode(Packet(ACK, self.namespace, args, ack_id))
         except (TypeError, ValueError):
             log.exception("cannot send the answer of %s ack %d", self.namespace, ack_id)
             return

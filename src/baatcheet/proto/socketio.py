@@ -51,9 +51,10 @@ class PacketType(IntEnum):
     BINARY_ACK = 6
 
 
-# The members as module constants, for every hot path that tests a packet's type (here and
-# in baatcheet.sio): on Python 3.11 each ``PacketType.X`` goes through the Enum
-# metaclass's ``__getattr__`` hook, several times the cost of a global read.
+# The members as module constants, for every hot path that tests or builds a packet's type
+# (here, the server, the Redis adapter and the Python client): on Python 3.11 each
+# ``PacketType.X`` goes through the Enum metaclass's ``__getattr__`` hook, several times
+# the cost of a global read.
 CONNECT: Final = PacketType.CONNECT
 DISCONNECT: Final = PacketType.DISCONNECT
 EVENT: Final = PacketType.EVENT

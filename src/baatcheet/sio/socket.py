@@ -16,9 +16,10 @@ from baatcheet.engine.frames import PreparedMessage, prepare_message
 from baatcheet.errors import AckTimeoutError, EventError, SocketClosedError
 from baatcheet.proto.socketio import (
     ACK,
+    DISCONNECT,
+    EVENT,
     RESERVED_EVENTS,
     Packet,
-    PacketType,
     encode,
     encode_event_text,
 )
@@ -205,7 +206,7 @@ class Socket:
         if text is not None:
             message = prepare_message((text,))
         else:
-            packet = Packet(PacketType.EVENT, nsp.name, [event, *args], ack_id)
+            packet = Packet(EVENT, nsp.name, [event, *args], ack_id)
             message = prepare_message(encode(packet))
         self.client.session.send_prepared(message)
         nsp.observer.packet_out(len(message.ws))
@@ -289,7 +290,7 @@ class Socket:
         if close:
             self.client.close_connection()
             return
-        self.client.send_packet(Packet(PacketType.DISCONNECT, self.nsp.name))
+        self.client.send_packet(Packet(DISCONNECT, self.nsp.name))
         self.on_close("server namespace disconnect")
 
     # -- adapter callbacks (Recipient) ---------------------------------------------------
