@@ -171,8 +171,7 @@ class MemoryAdapter:
         return [recipient.snapshot() for recipient in self._selected(opts)]
 
     async def server_side_emit(self, args: list[Any], *, with_ack: bool = False) -> list[Any]:
-        del args, with_ack  # there is no other node to tell
-        return []
+        return []  # there is no other node to tell
 
     def add_sockets(self, opts: BroadcastOptions, rooms: Iterable[Room]) -> None:
         rooms = list(rooms)

@@ -270,7 +270,9 @@ class Socket:
         """Everyone in ``rooms`` but this socket."""
         return self._operator().to(rooms)
 
-    in_ = to
+    def in_(self, rooms: RoomArg) -> BroadcastOperator:
+        """Node's alias of :meth:`to`."""
+        return self.to(rooms)
 
     def except_(self, rooms: RoomArg) -> BroadcastOperator:
         """Everyone but this socket and the sockets in ``rooms``."""

@@ -189,7 +189,7 @@ class _BatchWriter:
     ) -> None:
         self._path = path
         self._on_connect = on_connect
-        self._inline = inline
+        self._commits_on_loop = inline
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="baatcheet-sqlite-writer")
         self._inline_connection: sqlite3.Connection | None = None
         self._thread_connection: sqlite3.Connection | None = None
@@ -202,7 +202,7 @@ class _BatchWriter:
     async def insert(self, rows: list[tuple[Any, ...]]) -> list[int]:
         """Insert ``rows`` in one committed transaction; return their ids in order."""
         loop = asyncio.get_running_loop()
-        if not self._inline:
+        if not self._commits_on_loop:
             return await loop.run_in_executor(self._executor, self._insert_on_thread, rows)
         try:
             ids = _insert(self._inline_writer(), self._insert_sql, rows)
